@@ -1,0 +1,5 @@
+import sys
+
+from citymesh.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""The data-collection layer: the device registry and the ingest of readings into TELEMETRY."""

@@ -1,0 +1,260 @@
+"""Devices and the validation of reading batches. No transport, no bus: plain data and NumPy."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import numpy as np
+import numpy.typing as npt
+
+from citymesh import city
+from citymesh.runtime.errors import AlreadyExists, InvalidArgument
+
+DEVICE_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+BATCH_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
+
+
+@dataclass(frozen=True)
+class Device:
+    device_id: str
+    kind: str
+    longitude: float
+    latitude: float
+    owner_tenant: str
+    district: str
+    registered_at_ms: int
+
+    def same_registration(self, other: Device) -> bool:
+        return (self.kind, self.longitude, self.latitude, self.owner_tenant) == (
+            other.kind,
+            other.longitude,
+            other.latitude,
+            other.owner_tenant,
+        )
+
+
+def check_device_id(device_id: str) -> str:
+    if not DEVICE_ID.match(device_id):
+        raise InvalidArgument(
+            f"device_id {device_id[:80]!r} is not valid: use 1 to 64 lowercase letters, digits, "
+            "'.', '_' or '-', starting with a letter or digit"
+        )
+    return device_id
+
+
+def new_device(device_id: str, kind: str | None, lon: float, lat: float, owner: str, now_ms: int) -> Device:
+    """A device ready to register, its district found from its position; InvalidArgument if not."""
+    check_device_id(device_id)
+    if kind is None:
+        raise InvalidArgument(f"device kind is required; one of {', '.join(city.KIND_NAMES)}")
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise InvalidArgument(f"position ({lon}, {lat}) is not a WGS84 longitude, latitude in degrees")
+    district = city.locate(lon, lat)
+    if district is None:
+        b = city.bounds()
+        raise InvalidArgument(
+            f"position ({lon}, {lat}) is outside the zone's five sub-districts "
+            f"(longitude {b[0]}..{b[2]}, latitude {b[1]}..{b[3]})"
+        )
+    if len(owner) > 64:
+        raise InvalidArgument("owner_tenant is longer than 64 characters")
+    return Device(device_id, kind, lon, lat, owner, district, now_ms)
+
+
+def reconcile(existing: Device | None, wanted: Device) -> Device | None:
+    """What registering `wanted` means given `existing`: the device to keep, or None to store it."""
+    if existing is None:
+        return None
+    if existing.same_registration(wanted):
+        return existing
+    raise AlreadyExists(
+        f"device {wanted.device_id} is registered with kind {existing.kind} at "
+        f"({existing.longitude}, {existing.latitude}) owned by {existing.owner_tenant!r}; "
+        "deregister it first to change it"
+    )
+
+
+class Reason(IntEnum):
+    """Why a reading was rejected; the numbers are citymesh.common.v1.RejectionReason's."""
+
+    UNKNOWN_DEVICE = 1
+    NOT_FINITE = 2
+    FUTURE_TIMESTAMP = 3
+    TOO_OLD = 4
+    VALUE_OUT_OF_RANGE = 5
+    BAD_DEVICE_INDEX = 6
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_readings: int
+    max_clock_skew_ms: int
+    max_age_ms: int
+
+
+@dataclass(frozen=True)
+class Columns:
+    """A batch's columns, as decoded from the wire."""
+
+    batch_id: str
+    device_ids: list[str]
+    device_index: npt.NDArray[np.int64]
+    time_unix_ms: npt.NDArray[np.int64]
+    values: npt.NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    index: int
+    device_id: str
+    reason: Reason
+    message: str
+
+
+@dataclass
+class Verdict:
+    """The outcome of validating a batch."""
+
+    accepted: npt.NDArray[np.bool_]
+    district: npt.NDArray[np.int8]
+    """Index into city.DISTRICTS of each reading's device (-1 where rejected)."""
+    rejected: list[Rejected] = field(default_factory=list)
+
+    @property
+    def all_accepted(self) -> bool:
+        return not self.rejected
+
+    def districts(self) -> list[int]:
+        """The districts with accepted readings."""
+        return [int(d) for d in np.unique(self.district[self.accepted])]
+
+
+_LOW = np.array([k.low for k in city.KINDS.values()] + [-np.inf])
+_HIGH = np.array([k.high for k in city.KINDS.values()] + [np.inf])
+
+
+class DeviceIndex:
+    """The registry as validation needs it: device id → (kind number, district number)."""
+
+    def __init__(self) -> None:
+        self._of: dict[str, tuple[int, int]] = {}
+
+    def put(self, device: Device) -> None:
+        self._of[device.device_id] = (
+            city.KIND_NAMES.index(device.kind),
+            city.DISTRICTS.index(device.district),
+        )
+
+    def remove(self, device_id: str) -> None:
+        self._of.pop(device_id, None)
+
+    def __len__(self) -> int:
+        return len(self._of)
+
+    def lookup(self, device_ids: list[str]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Kind and district numbers of each device id; -1 for unknown ones."""
+        unknown = (-1, -1)
+        found = [self._of.get(d, unknown) for d in device_ids]
+        arr = np.array(found, dtype=np.int64).reshape(len(device_ids), 2)
+        return arr[:, 0], arr[:, 1]
+
+
+def check_shape(columns: Columns, limits: Limits) -> None:
+    """Batch-level checks; InvalidArgument when the batch as a whole cannot be taken."""
+    if not BATCH_ID.match(columns.batch_id):
+        raise InvalidArgument(
+            f"batch_id {columns.batch_id[:40]!r} is not valid: use 1 to 128 printable ASCII characters "
+            "without spaces"
+        )
+    n = len(columns.values)
+    if len(columns.device_index) != n or len(columns.time_unix_ms) != n:
+        raise InvalidArgument(
+            f"batch {columns.batch_id}: columns differ in length (device_index {len(columns.device_index)}, "
+            f"time_unix_ms {len(columns.time_unix_ms)}, values {n}); each reading needs one of each"
+        )
+    if n > limits.max_readings:
+        raise InvalidArgument(
+            f"batch {columns.batch_id} has {n} readings; at most {limits.max_readings} per batch: split it"
+        )
+    if len(columns.device_ids) > limits.max_readings:
+        raise InvalidArgument(
+            f"batch {columns.batch_id} lists {len(columns.device_ids)} devices; "
+            f"at most {limits.max_readings} per batch"
+        )
+
+
+def validate(columns: Columns, index: DeviceIndex, now_ms: int, limits: Limits) -> Verdict:
+    """Check every reading; the first failed check of a reading is its reason."""
+    check_shape(columns, limits)
+    n = len(columns)
+    kinds, districts = index.lookup(columns.device_ids)
+    idx = columns.device_index
+    bad_index = idx >= len(columns.device_ids)
+    safe = np.where(bad_index, 0, idx) if len(columns.device_ids) else np.zeros(n, dtype=np.int64)
+    kind = np.where(bad_index, -1, kinds[safe] if len(kinds) else -1)
+    district = np.where(bad_index, -1, districts[safe] if len(districts) else -1)
+    v, t = columns.values, columns.time_unix_ms
+
+    reason = np.zeros(n, dtype=np.int8)
+    finite = np.isfinite(v)
+    checks = [
+        (bad_index, Reason.BAD_DEVICE_INDEX),
+        (kind < 0, Reason.UNKNOWN_DEVICE),
+        (~finite, Reason.NOT_FINITE),
+        (t > now_ms + limits.max_clock_skew_ms, Reason.FUTURE_TIMESTAMP),
+        (t < now_ms - limits.max_age_ms, Reason.TOO_OLD),
+        (finite & ((v < _LOW[kind]) | (v > _HIGH[kind])), Reason.VALUE_OUT_OF_RANGE),
+    ]
+    for failed, why in checks:
+        reason = np.where((reason == 0) & failed, np.int8(why), reason)
+    accepted = reason == 0
+    verdict = Verdict(accepted, np.where(accepted, district, -1).astype(np.int8))
+    for i in np.flatnonzero(~accepted):
+        verdict.rejected.append(
+            _explain(columns, int(i), Reason(int(reason[i])), int(kind[i]), now_ms, limits)
+        )
+    return verdict
+
+
+def _explain(columns: Columns, i: int, why: Reason, kind: int, now_ms: int, limits: Limits) -> Rejected:
+    j = int(columns.device_index[i])
+    device = columns.device_ids[j] if j < len(columns.device_ids) else ""
+    v, t = float(columns.values[i]), int(columns.time_unix_ms[i])
+    if why is Reason.BAD_DEVICE_INDEX:
+        text = f"device_index {j} points past the batch's {len(columns.device_ids)} device_ids"
+    elif why is Reason.UNKNOWN_DEVICE:
+        text = f"device {device!r} is not registered: register it with RegisterDevice first"
+    elif why is Reason.NOT_FINITE:
+        text = f"value {v} is not a finite number"
+    elif why is Reason.FUTURE_TIMESTAMP:
+        text = (
+            f"time_unix_ms {t} is {(t - now_ms) / 1000:.0f} s in the future; at most "
+            f"{limits.max_clock_skew_ms / 1000:.0f} s of clock skew is accepted: check the device clock"
+        )
+    elif why is Reason.TOO_OLD:
+        text = (
+            f"time_unix_ms {t} is {(now_ms - t) / 86_400_000:.1f} days old; readings older than "
+            f"{limits.max_age_ms / 86_400_000:.1f} days are not accepted"
+        )
+    else:
+        k = city.KINDS[city.KIND_NAMES[kind]]
+        text = f"value {v} is outside the {k.name} range [{k.low:g}, {k.high:g}] {k.unit} ({k.quantity})"
+    return Rejected(i, device, why, text)
+
+
+def select(columns: Columns, keep: npt.NDArray[np.bool_]) -> Columns:
+    """The readings where keep is true, with device_ids compacted to the devices still used."""
+    idx = columns.device_index[keep]
+    used, remapped = np.unique(idx, return_inverse=True)
+    return Columns(
+        columns.batch_id,
+        [columns.device_ids[int(u)] for u in used],
+        remapped.astype(np.int64),
+        columns.time_unix_ms[keep],
+        columns.values[keep],
+    )

@@ -1,0 +1,118 @@
+"""Ingest: decode a batch, validate it, and make its accepted readings durable in TELEMETRY.
+
+A batch whose readings all pass and share one sub-district is forwarded as the bytes the client
+sent (no re-encoding); otherwise the accepted readings are re-encoded, one message per district.
+Each message's Nats-Msg-Id is "<batch_id>/<district>", so a retried batch is stored once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+
+from google.protobuf.message import DecodeError
+from opentelemetry import metrics
+
+from citymesh.api.collection.v1 import collection_pb2 as pb
+from citymesh.city import DISTRICTS
+from citymesh.collection import convert
+from citymesh.collection.domain import Columns, Limits, Verdict, select, validate
+from citymesh.collection.registry import Registry, now_ms
+from citymesh.runtime.bus import Bus, telemetry_subject
+from citymesh.runtime.errors import InvalidArgument
+
+log = logging.getLogger("citymesh.collection.ingest")
+
+
+@dataclass
+class IngestStats:
+    batches: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    failed: int = 0
+
+
+def split_request(raw: bytes) -> tuple[pb.ReadingBatch, bytes | None]:
+    """Parse an IngestRequest or StreamReadingsRequest (both hold the batch in field 1) and return
+    the batch with its own bytes, sliced out of the request when it is the request's only field."""
+    try:
+        batch = pb.StreamReadingsRequest.FromString(raw).batch
+    except DecodeError as exc:
+        raise InvalidArgument(f"the request is not a valid protobuf message: {exc}") from exc
+    if raw[:1] != b"\x0a":
+        return batch, None
+    length, shift, pos = 0, 0, 1
+    while pos < len(raw) and pos < 6:
+        byte = raw[pos]
+        length |= (byte & 0x7F) << shift
+        pos += 1
+        if not byte & 0x80:
+            return batch, (raw[pos:] if pos + length == len(raw) else None)
+        shift += 7
+    return batch, None
+
+
+class Ingestor:
+    def __init__(self, bus: Bus, registry: Registry, limits: Limits) -> None:
+        self.bus = bus
+        self.registry = registry
+        self.limits = limits
+        self.stats = IngestStats()
+        meter = metrics.get_meter("citymesh.collection")
+        self._accepted = meter.create_counter("citymesh.readings.accepted", unit="{reading}")
+        self._rejected = meter.create_counter("citymesh.readings.rejected", unit="{reading}")
+
+    async def ingest(self, raw: bytes) -> pb.BatchAck:
+        """Validate and store one batch; InvalidArgument or Unavailable for the batch as a whole."""
+        try:
+            return await self._ingest(raw)
+        except Exception:
+            self.stats.failed += 1
+            raise
+
+    async def _ingest(self, raw: bytes) -> pb.BatchAck:
+        batch, own_bytes = split_request(raw)
+        batch_id = batch.batch_id or f"auto-{uuid.uuid4()}"
+        if not batch.batch_id:
+            own_bytes = None
+        columns = convert.columns_from_proto(batch, batch_id)
+        verdict = validate(columns, self.registry.index, now_ms(), self.limits)
+        duplicate = await self._publish(columns, verdict, own_bytes)
+        accepted = int(verdict.accepted.sum())
+        self.stats.batches += 1
+        self.stats.accepted += accepted
+        self.stats.rejected += len(verdict.rejected)
+        self.stats.duplicates += duplicate
+        self._accepted.add(accepted)
+        if verdict.rejected:
+            self._rejected.add(len(verdict.rejected))
+            log.info(
+                "readings rejected",
+                extra={"batch_id": batch_id, "rejected": len(verdict.rejected), "accepted": accepted},
+            )
+        return convert.ack_to_proto(batch_id, verdict, duplicate)
+
+    async def _publish(self, columns: Columns, verdict: Verdict, own_bytes: bytes | None) -> bool:
+        """Store the accepted readings; True when JetStream already had every part of the batch."""
+        districts = verdict.districts()
+        if not districts:
+            return False
+        if own_bytes is not None and verdict.all_accepted and len(districts) == 1:
+            parts = [(districts[0], own_bytes)]
+        else:
+            parts = [
+                (d, convert.columns_to_proto(select(columns, verdict.district == d)).SerializeToString())
+                for d in districts
+            ]
+        acks = await asyncio.gather(
+            *(
+                self.bus.publish(
+                    telemetry_subject(DISTRICTS[d]), payload, f"{columns.batch_id}/{DISTRICTS[d]}"
+                )
+                for d, payload in parts
+            )
+        )
+        return all(a.duplicate for a in acks)

@@ -1,0 +1,178 @@
+"""CollectionService over gRPC: transport only. Ingest RPCs take the raw request bytes, so a
+batch that passes validation is forwarded to JetStream without being encoded again."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import grpc
+
+from citymesh.api.collection.v1 import collection_pb2 as pb
+from citymesh.api.collection.v1 import collection_pb2_grpc
+from citymesh.collection import convert
+from citymesh.collection.domain import new_device
+from citymesh.collection.ingest import Ingestor
+from citymesh.collection.registry import Registry, now_ms
+from citymesh.convert import district_from_proto
+from citymesh.runtime.errors import CitymeshError, InvalidArgument
+
+log = logging.getLogger("citymesh.collection")
+
+SERVICE = "citymesh.collection.v1.CollectionService"
+
+
+class CollectionServicer(collection_pb2_grpc.CollectionServiceServicer):
+    def __init__(self, registry: Registry, ingestor: Ingestor, window: int) -> None:
+        self.registry = registry
+        self.ingestor = ingestor
+        self.window = window
+
+    async def RegisterDevice(
+        self, request: pb.RegisterDeviceRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RegisterDeviceResponse:
+        d = request.device
+        if not d.HasField("position"):
+            raise InvalidArgument("device.position is required (WGS84 longitude and latitude)")
+        device = new_device(
+            d.device_id,
+            convert.kind_of_request(d.kind),
+            d.position.longitude,
+            d.position.latitude,
+            d.owner_tenant,
+            now_ms(),
+        )
+        return pb.RegisterDeviceResponse(device=convert.device_to_proto(await self.registry.register(device)))
+
+    async def GetDevice(
+        self, request: pb.GetDeviceRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetDeviceResponse:
+        return pb.GetDeviceResponse(device=convert.device_to_proto(self.registry.get(request.device_id)))
+
+    async def ListDevices(
+        self, request: pb.ListDevicesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListDevicesResponse:
+        size = request.page_size or 100
+        if size > 1000:
+            raise InvalidArgument(f"page_size {size} is over the maximum of 1000")
+        try:
+            district = district_from_proto(request.district)
+        except ValueError as exc:
+            raise InvalidArgument(str(exc)) from exc
+        page, token = self.registry.list(
+            request.page_token, size, district, convert.kind_of_request(request.kind), request.owner_tenant
+        )
+        return pb.ListDevicesResponse(
+            devices=[convert.device_to_proto(d) for d in page], next_page_token=token
+        )
+
+    async def DeregisterDevice(
+        self, request: pb.DeregisterDeviceRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeregisterDeviceResponse:
+        await self.registry.deregister(request.device_id)
+        return pb.DeregisterDeviceResponse()
+
+    async def Ingest(self, request: bytes, context: grpc.aio.ServicerContext) -> pb.IngestResponse:  # type: ignore[override]
+        return pb.IngestResponse(ack=await self.ingestor.ingest(request))
+
+    async def StreamReadings(  # type: ignore[override]
+        self, request_iterator: AsyncIterator[bytes], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.StreamReadingsResponse]:
+        """Up to `window` batches of one stream are in flight at once; acks go back as they land."""
+        acks: asyncio.Queue[pb.BatchAck | None] = asyncio.Queue()
+        window = asyncio.Semaphore(self.window)
+        tasks: set[asyncio.Task[None]] = set()
+
+        async def handle(raw: bytes) -> None:
+            try:
+                ack = await self.ingestor.ingest(raw)
+            except CitymeshError as exc:
+                ack = self._error_ack(raw, exc)
+            except Exception as exc:
+                log.exception("batch failed")
+                ack = self._error_ack(raw, exc)
+            finally:
+                window.release()
+            await acks.put(ack)
+
+        async def read() -> None:
+            try:
+                async for raw in request_iterator:
+                    await window.acquire()
+                    task = asyncio.create_task(handle(raw))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                if tasks:
+                    await asyncio.gather(*tasks)
+            finally:
+                await acks.put(None)
+
+        reader = asyncio.create_task(read())
+        try:
+            while (ack := await acks.get()) is not None:
+                yield pb.StreamReadingsResponse(ack=ack)
+            await reader
+        finally:
+            reader.cancel()
+            for task in list(tasks):
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+
+    @staticmethod
+    def _error_ack(raw: bytes, exc: BaseException) -> pb.BatchAck:
+        from citymesh.runtime.server import status_of
+
+        if isinstance(exc, CitymeshError):
+            code = status_of(exc).value[0]
+        else:
+            code = grpc.StatusCode.INTERNAL.value[0]
+        batch_id = ""
+        with contextlib.suppress(Exception):
+            batch_id = pb.StreamReadingsRequest.FromString(raw).batch.batch_id
+        return convert.ack_to_proto(batch_id, None, False, (code, str(exc)))
+
+    async def GetIngestStats(
+        self, request: pb.GetIngestStatsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetIngestStatsResponse:
+        s = self.ingestor.stats
+        return pb.GetIngestStatsResponse(
+            batches=s.batches,
+            readings_accepted=s.accepted,
+            readings_rejected=s.rejected,
+            duplicate_batches=s.duplicates,
+            batches_failed=s.failed,
+            devices=len(self.registry.devices),
+        )
+
+
+def add_to_server(servicer: CollectionServicer, server: grpc.aio.Server) -> None:
+    """Like the generated add_CollectionServiceServicer_to_server, but Ingest and StreamReadings
+    receive the request bytes undecoded."""
+
+    def unary(method: str, request: type, response: type) -> grpc.RpcMethodHandler:
+        return grpc.unary_unary_rpc_method_handler(
+            getattr(servicer, method),
+            request_deserializer=request.FromString if request is not bytes else None,
+            response_serializer=response.SerializeToString,
+        )
+
+    handlers = {
+        "RegisterDevice": unary("RegisterDevice", pb.RegisterDeviceRequest, pb.RegisterDeviceResponse),
+        "GetDevice": unary("GetDevice", pb.GetDeviceRequest, pb.GetDeviceResponse),
+        "ListDevices": unary("ListDevices", pb.ListDevicesRequest, pb.ListDevicesResponse),
+        "DeregisterDevice": unary(
+            "DeregisterDevice", pb.DeregisterDeviceRequest, pb.DeregisterDeviceResponse
+        ),
+        "Ingest": unary("Ingest", bytes, pb.IngestResponse),
+        "GetIngestStats": unary("GetIngestStats", pb.GetIngestStatsRequest, pb.GetIngestStatsResponse),
+        "StreamReadings": grpc.stream_stream_rpc_method_handler(
+            servicer.StreamReadings,
+            request_deserializer=None,
+            response_serializer=pb.StreamReadingsResponse.SerializeToString,
+        ),
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
+    server.add_registered_method_handlers(SERVICE, handlers)

@@ -1,0 +1,1 @@
+"""The runtime every citymesh service shares: settings, logs, telemetry, gRPC bootstrap, NATS."""

@@ -1,0 +1,145 @@
+"""The NATS side of a service: one connection per process, and the platform's JetStream layout.
+
+Every stream and bucket is declared here, idempotently, by whichever service starts first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext, api
+from nats.js.errors import BucketNotFoundError, NotFoundError
+from nats.js.kv import KeyValue
+
+from citymesh.runtime import errors
+from citymesh.runtime.settings import ServiceSettings
+from citymesh.runtime.telemetry import inject
+
+log = logging.getLogger("citymesh.bus")
+
+TELEMETRY_STREAM = "TELEMETRY"
+TELEMETRY_SUBJECTS = "telemetry.>"
+DEVICES_BUCKET = "devices"
+
+
+def telemetry_subject(district: str) -> str:
+    """The subject of a batch of readings from one sub-district (its lowercase name)."""
+    return f"telemetry.{district}"
+
+
+class Bus:
+    """One NATS connection and its JetStream context."""
+
+    def __init__(self, nc: Client, settings: ServiceSettings) -> None:
+        self.nc = nc
+        self.js: JetStreamContext = nc.jetstream(publish_async_max_pending=4096)
+        self.settings = settings
+        self._closing: list[bool] = []
+
+    @classmethod
+    async def connect(cls, settings: ServiceSettings, name: str) -> Bus:
+        closing: list[bool] = []
+        async def on_error(exc: Exception) -> None:
+            log.warning("nats error: %s", exc)
+
+        async def on_disconnect() -> None:
+            if not closing:
+                log.warning("nats disconnected; reconnecting")
+
+        async def on_reconnect() -> None:
+            log.info("nats reconnected")
+
+        try:
+            nc = await nats.connect(
+                servers=[s.strip() for s in settings.nats_url.split(",")],
+                name=f"citymesh-{name}",
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=1,
+                error_cb=on_error,
+                disconnected_cb=on_disconnect,
+                reconnected_cb=on_reconnect,
+                pending_size=64 * 1024 * 1024,
+            )
+        except Exception as exc:
+            raise errors.Unavailable(f"cannot connect to NATS at {settings.nats_url}: {exc}") from exc
+        bus = cls(nc, settings)
+        bus._closing = closing
+        await bus.declare()
+        return bus
+
+    async def declare(self) -> None:
+        """Create or update the platform's streams and buckets to their configured shape."""
+        s = self.settings
+        await self.ensure_stream(
+            api.StreamConfig(
+                name=TELEMETRY_STREAM,
+                description="Batches of readings accepted by collection, one subject per sub-district",
+                subjects=[TELEMETRY_SUBJECTS],
+                retention=api.RetentionPolicy.LIMITS,
+                storage=api.StorageType.FILE,
+                num_replicas=s.stream_replicas,
+                max_age=float(s.telemetry_max_age_s),
+                duplicate_window=float(s.dedup_window_s),
+                max_msg_size=s.max_message_bytes,
+            )
+        )
+        await self.ensure_bucket(
+            api.KeyValueConfig(
+                bucket=DEVICES_BUCKET,
+                description="The device registry: device id → Device (protobuf)",
+                history=1,
+                storage=api.StorageType.FILE,
+                replicas=s.stream_replicas,
+            )
+        )
+
+    async def ensure_stream(self, config: api.StreamConfig) -> None:
+        try:
+            info = await self.js.stream_info(config.name)
+        except NotFoundError:
+            await self.js.add_stream(config)
+            log.info("created stream", extra={"stream": config.name})
+            return
+        current = info.config
+        wanted = {k: v for k, v in config.as_dict().items() if k != "description"}
+        have = current.as_dict()
+        if any(have.get(k) != v for k, v in wanted.items()):
+            await self.js.update_stream(config)
+            log.info("updated stream", extra={"stream": config.name})
+
+    async def ensure_bucket(self, config: api.KeyValueConfig) -> KeyValue:
+        try:
+            return await self.js.key_value(config.bucket)
+        except BucketNotFoundError:
+            return await self.js.create_key_value(config)
+
+    async def kv(self, bucket: str) -> KeyValue:
+        return await self.js.key_value(bucket)
+
+    async def publish(self, subject: str, payload: bytes, msg_id: str, timeout: float = 10.0) -> api.PubAck:
+        """Store a message in JetStream, deduplicated by msg_id; returns once it is durable."""
+        headers = inject({"Nats-Msg-Id": msg_id})
+        try:
+            future = await self.js.publish_async(subject, payload, headers=headers, wait_stall=timeout)
+            ack: api.PubAck = await asyncio.wait_for(future, timeout)
+        except (TimeoutError, nats.errors.Error) as exc:
+            raise errors.Unavailable(f"JetStream did not store the message: {exc!r}") from exc
+        return ack
+
+    async def close(self) -> None:
+        """Drain: finish what is in flight, then close."""
+        if self.nc.is_closed:
+            return
+        self._closing.append(True)
+        try:
+            await self.nc.drain()
+        except Exception as exc:  # a connection lost at shutdown has nothing left to drain
+            log.warning("nats drain failed: %s", exc)
+
+
+def headers_of(msg: Any) -> dict[str, str]:
+    return dict(msg.headers or {})

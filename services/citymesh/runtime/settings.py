@@ -1,0 +1,47 @@
+"""Typed settings read from CITYMESH_* environment variables, failing fast on a missing value.
+
+Every service has a Settings class deriving from ServiceSettings; `citymesh settings` prints the
+table of all of them (the README's configuration table is that output).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """What every citymesh service process reads."""
+
+    model_config = SettingsConfigDict(env_prefix="CITYMESH_", extra="ignore", frozen=True)
+    service: ClassVar[str] = "all services"
+
+    nats_url: str = Field(description="NATS server URL(s), comma-separated. Required.")
+    listen: str = Field("[::]:50051", description="gRPC listen address (host:port; port 0 picks a free one).")
+    log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING or ERROR.")
+    grace_s: float = Field(10.0, gt=0, description="Seconds in-flight RPCs get to finish on SIGTERM.")
+    max_message_bytes: int = Field(
+        16 * 1024 * 1024, gt=0, description="Largest gRPC message accepted or sent, in bytes."
+    )
+    stream_replicas: int = Field(1, ge=1, le=5, description="Replicas of JetStream streams and buckets.")
+    telemetry_max_age_s: int = Field(
+        7 * 24 * 3600, gt=0, description="Seconds the TELEMETRY stream keeps a batch."
+    )
+    dedup_window_s: int = Field(600, gt=0, description="Seconds within which a batch id is stored once.")
+
+
+def settings_table(classes: list[type[ServiceSettings]]) -> str:
+    """The Markdown table of every CITYMESH_* variable of the given settings classes."""
+    rows = ["| variable | service | default | meaning |", "| --- | --- | --- | --- |"]
+    seen: set[str] = set()
+    for cls in classes:
+        for name, field in cls.model_fields.items():
+            if name in seen:
+                continue
+            seen.add(name)
+            owner = ServiceSettings.service if name in ServiceSettings.model_fields else cls.service
+            default = "required" if field.is_required() else f"`{field.default}`"
+            rows.append(f"| `CITYMESH_{name.upper()}` | {owner} | {default} | {field.description} |")
+    return "\n".join(rows)
