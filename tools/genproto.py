@@ -26,7 +26,7 @@ def main() -> int:
     protos = sorted(str(p.relative_to(PROTO)) for p in PROTO.rglob("*.proto"))
     well_known = Path(grpc_tools.__file__).parent / "_proto"
     with tempfile.TemporaryDirectory() as tmp:
-        rc = protoc.main(
+        rc: int = protoc.main(
             [
                 "protoc",
                 f"-I{PROTO}",

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from citymesh.api.common.v1 import common_pb2
 from citymesh.city import DISTRICTS, KIND_NAMES
 
 
-def district_to_proto(name: str | None) -> common_pb2.District.ValueType:
+def district_to_proto(name: str | None) -> common_pb2.District:
     if name is None:
         return common_pb2.DISTRICT_UNSPECIFIED
-    return common_pb2.District.Value(f"DISTRICT_{name.upper()}")
+    return cast(common_pb2.District, common_pb2.District.Value(f"DISTRICT_{name.upper()}"))
 
 
 def district_from_proto(value: int) -> str | None:
@@ -21,10 +23,10 @@ def district_from_proto(value: int) -> str | None:
     return DISTRICTS[value - 1]
 
 
-def kind_to_proto(name: str | None) -> common_pb2.DeviceKind.ValueType:
+def kind_to_proto(name: str | None) -> common_pb2.DeviceKind:
     if name is None:
         return common_pb2.DEVICE_KIND_UNSPECIFIED
-    return common_pb2.DeviceKind.Value(f"DEVICE_KIND_{name.upper()}")
+    return cast(common_pb2.DeviceKind, common_pb2.DeviceKind.Value(f"DEVICE_KIND_{name.upper()}"))
 
 
 def kind_from_proto(value: int) -> str | None:

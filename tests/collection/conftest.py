@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import cast
 
 import grpc
 import pytest
@@ -40,10 +41,12 @@ GOUZHAO = (113.50, 34.80)
 WUTONG = (113.56, 34.82)
 
 
-def device(device_id: str, kind: int = common_pb2.DEVICE_KIND_AIR, at: tuple[float, float] = GOUZHAO) -> pb.Device:
+def device(
+    device_id: str, kind: int = common_pb2.DEVICE_KIND_AIR, at: tuple[float, float] = GOUZHAO
+) -> pb.Device:
     return pb.Device(
         device_id=device_id,
-        kind=kind,  # type: ignore[arg-type]
+        kind=cast(common_pb2.DeviceKind, kind),
         position=common_pb2.GeoPoint(longitude=at[0], latitude=at[1]),
         owner_tenant="alibaba-cloud",
     )

@@ -54,7 +54,8 @@ def test_each_bad_reading_gets_its_own_reason_and_the_good_ones_pass() -> None:
         (5, Reason.VALUE_OUT_OF_RANGE),
         (6, Reason.BAD_DEVICE_INDEX),
     ]
-    assert "ghost" in verdict.rejected[0].message and "RegisterDevice" in verdict.rejected[0].message
+    assert "ghost" in verdict.rejected[0].message
+    assert "RegisterDevice" in verdict.rejected[0].message
     assert "[0, 194] dB(A)" in verdict.rejected[4].message
     assert verdict.districts() == [city.DISTRICTS.index("gouzhao")]
 

@@ -30,7 +30,8 @@ async def stored_batches(url: str) -> list[tuple[str, pb.ReadingBatch, str]]:
         for seq in range(info.state.first_seq, info.state.last_seq + 1):
             msg = await js.get_msg(TELEMETRY_STREAM, seq)
             headers = msg.headers or {}
-            out.append((msg.subject, pb.ReadingBatch.FromString(msg.data), headers.get("Nats-Msg-Id", "")))
+            batch = pb.ReadingBatch.FromString(msg.data or b"")
+            out.append((msg.subject or "", batch, str(headers.get("Nats-Msg-Id", ""))))
         return out
     finally:
         await nc.close()
@@ -43,7 +44,9 @@ async def test_a_device_is_registered_found_listed_and_deregistered(collection: 
     assert got.device.registered_at.seconds > 0
     again = await stub.RegisterDevice(pb.RegisterDeviceRequest(device=device("air-1", at=WUTONG)))
     assert again.device == got.device
-    await stub.RegisterDevice(pb.RegisterDeviceRequest(device=device("cam-1", kind=common_pb2.DEVICE_KIND_CAMERA)))
+    await stub.RegisterDevice(
+        pb.RegisterDeviceRequest(device=device("cam-1", kind=common_pb2.DEVICE_KIND_CAMERA))
+    )
     assert (await stub.GetDevice(pb.GetDeviceRequest(device_id="air-1"))).device == got.device
 
     first = await stub.ListDevices(pb.ListDevicesRequest(page_size=1))
@@ -64,9 +67,17 @@ async def test_a_device_is_registered_found_listed_and_deregistered(collection: 
 @pytest.mark.parametrize(
     ("request_", "code", "words"),
     [
-        (pb.RegisterDeviceRequest(device=device("x-1", at=(100.0, 30.0))), "INVALID_ARGUMENT", "outside the zone"),
+        (
+            pb.RegisterDeviceRequest(device=device("x-1", at=(100.0, 30.0))),
+            "INVALID_ARGUMENT",
+            "outside the zone",
+        ),
         (pb.RegisterDeviceRequest(device=device("x-1", kind=99)), "INVALID_ARGUMENT", "unknown device kind"),
-        (pb.RegisterDeviceRequest(device=pb.Device(device_id="x-1", kind=2)), "INVALID_ARGUMENT", "position"),
+        (
+            pb.RegisterDeviceRequest(device=pb.Device(device_id="x-1", kind=common_pb2.DEVICE_KIND_AIR)),
+            "INVALID_ARGUMENT",
+            "position",
+        ),
         (pb.RegisterDeviceRequest(device=device("X 1")), "INVALID_ARGUMENT", "device_id"),
     ],
 )
@@ -86,7 +97,9 @@ async def test_a_changed_registration_is_already_exists(collection: Collection) 
     assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
 
 
-async def test_good_readings_land_beside_rejected_ones(collection: Collection, nats_server: NatsServer) -> None:
+async def test_good_readings_land_beside_rejected_ones(
+    collection: Collection, nats_server: NatsServer
+) -> None:
     await collection.stub.RegisterDevice(pb.RegisterDeviceRequest(device=device("air-1")))
     now = now_ms()
     batch = pb.ReadingBatch(
@@ -113,7 +126,9 @@ async def test_good_readings_land_beside_rejected_ones(collection: Collection, n
 
 async def test_a_batch_sent_twice_is_stored_once(collection: Collection, nats_server: NatsServer) -> None:
     await collection.stub.RegisterDevice(pb.RegisterDeviceRequest(device=device("air-1")))
-    batch = pb.ReadingBatch(batch_id="twice", device_ids=["air-1"], device_index=[0], time_unix_ms=[now_ms()], values=[5])
+    batch = pb.ReadingBatch(
+        batch_id="twice", device_ids=["air-1"], device_index=[0], time_unix_ms=[now_ms()], values=[5]
+    )
     first = (await collection.stub.Ingest(pb.IngestRequest(batch=batch))).ack
     second = (await collection.stub.Ingest(pb.IngestRequest(batch=batch))).ack
     assert (first.duplicate, second.duplicate) == (False, True)
@@ -126,9 +141,15 @@ async def test_a_clean_batch_is_forwarded_as_sent_and_a_mixed_one_split_by_distr
     await collection.stub.RegisterDevice(pb.RegisterDeviceRequest(device=device("air-g")))
     await collection.stub.RegisterDevice(pb.RegisterDeviceRequest(device=device("air-w", at=WUTONG)))
     now = now_ms()
-    clean = pb.ReadingBatch(batch_id="clean", device_ids=["air-g"], device_index=[0, 0], time_unix_ms=[now, now], values=[1, 2])
+    clean = pb.ReadingBatch(
+        batch_id="clean", device_ids=["air-g"], device_index=[0, 0], time_unix_ms=[now, now], values=[1, 2]
+    )
     both = pb.ReadingBatch(
-        batch_id="both", device_ids=["air-g", "air-w"], device_index=[0, 1, 1], time_unix_ms=[now] * 3, values=[1, 2, 3]
+        batch_id="both",
+        device_ids=["air-g", "air-w"],
+        device_index=[0, 1, 1],
+        time_unix_ms=[now] * 3,
+        values=[1, 2, 3],
     )
     await collection.stub.Ingest(pb.IngestRequest(batch=clean))
     await collection.stub.Ingest(pb.IngestRequest(batch=both))
@@ -143,7 +164,13 @@ async def test_a_stream_acks_every_batch_and_survives_bad_ones(collection: Colle
     now = now_ms()
     good = [
         pb.StreamReadingsRequest(
-            batch=pb.ReadingBatch(batch_id=f"g{i}", device_ids=["air-1"], device_index=[0] * 50, time_unix_ms=[now] * 50, values=[7.0] * 50)
+            batch=pb.ReadingBatch(
+                batch_id=f"g{i}",
+                device_ids=["air-1"],
+                device_index=[0] * 50,
+                time_unix_ms=[now] * 50,
+                values=[7.0] * 50,
+            )
         ).SerializeToString()
         for i in range(20)
     ]
@@ -152,7 +179,13 @@ async def test_a_stream_acks_every_batch_and_survives_bad_ones(collection: Colle
         batch=pb.ReadingBatch(batch_id="ragged", device_ids=["air-1"], device_index=[0, 0], values=[1.0])
     ).SerializeToString()
     oversized_batch = pb.StreamReadingsRequest(
-        batch=pb.ReadingBatch(batch_id="huge", device_ids=["air-1"], device_index=[0] * 2001, time_unix_ms=[now] * 2001, values=[1.0] * 2001)
+        batch=pb.ReadingBatch(
+            batch_id="huge",
+            device_ids=["air-1"],
+            device_index=[0] * 2001,
+            time_unix_ms=[now] * 2001,
+            values=[1.0] * 2001,
+        )
     ).SerializeToString()
 
     async def requests() -> AsyncIterator[bytes]:
@@ -177,7 +210,9 @@ async def test_a_stream_acks_every_batch_and_survives_bad_ones(collection: Colle
 
 async def test_malformed_and_oversized_messages_do_not_take_the_service_down(collection: Collection) -> None:
     ingest = collection.channel.unary_unary(
-        "/citymesh.collection.v1.CollectionService/Ingest", request_serializer=None, response_deserializer=None
+        "/citymesh.collection.v1.CollectionService/Ingest",
+        request_serializer=None,
+        response_deserializer=None,
     )
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await ingest(b"\xff\xff\xff\xff")

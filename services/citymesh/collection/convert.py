@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from citymesh.api.collection.v1 import collection_pb2 as pb
@@ -72,7 +74,7 @@ def rejection_to_proto(r: Rejected) -> common_pb2.Rejection:
     return common_pb2.Rejection(
         index=r.index,
         device_id=r.device_id,
-        reason=common_pb2.RejectionReason.ValueType(int(r.reason)),
+        reason=cast(common_pb2.RejectionReason, int(r.reason)),
         message=r.message,
     )
 

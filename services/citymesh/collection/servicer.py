@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 
@@ -152,7 +153,7 @@ def add_to_server(servicer: CollectionServicer, server: grpc.aio.Server) -> None
     """Like the generated add_CollectionServiceServicer_to_server, but Ingest and StreamReadings
     receive the request bytes undecoded."""
 
-    def unary(method: str, request: type, response: type) -> grpc.RpcMethodHandler:
+    def unary(method: str, request: Any, response: Any) -> grpc.RpcMethodHandler:
         return grpc.unary_unary_rpc_method_handler(
             getattr(servicer, method),
             request_deserializer=request.FromString if request is not bytes else None,

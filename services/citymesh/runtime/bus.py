@@ -43,6 +43,7 @@ class Bus:
     @classmethod
     async def connect(cls, settings: ServiceSettings, name: str) -> Bus:
         closing: list[bool] = []
+
         async def on_error(exc: Exception) -> None:
             log.warning("nats error: %s", exc)
 
@@ -98,6 +99,7 @@ class Bus:
         )
 
     async def ensure_stream(self, config: api.StreamConfig) -> None:
+        assert config.name is not None
         try:
             info = await self.js.stream_info(config.name)
         except NotFoundError:

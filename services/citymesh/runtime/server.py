@@ -51,10 +51,13 @@ def status_of(exc: errors.CitymeshError) -> grpc.StatusCode:
 class App(Protocol):
     """A citymesh service: what `serve` runs."""
 
-    name: str
-    """Short name, e.g. "collection"; used in logs and traces."""
-    service_names: list[str]
-    """Full gRPC service names it serves, for health and reflection."""
+    @property
+    def name(self) -> str:
+        """Short name, e.g. "collection"; used in logs and traces."""
+
+    @property
+    def service_names(self) -> list[str]:
+        """Full gRPC service names it serves, for health and reflection."""
 
     async def start(self, bus: Bus) -> None: ...
     def register(self, server: grpc.aio.Server) -> None: ...
