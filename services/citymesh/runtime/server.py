@@ -63,6 +63,9 @@ class App(Protocol):
     def register(self, server: grpc.aio.Server) -> None: ...
     async def stop(self) -> None: ...
 
+    # An App may also define `async def draining(self)`: called once health reports NOT_SERVING
+    # and before the server's grace period, to end long-lived streams promptly.
+
 
 class _Interceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """One span per RPC (parented by the caller's traceparent) and domain errors mapped to status."""
@@ -181,6 +184,9 @@ async def running(app: App, settings: ServiceSettings) -> AsyncIterator[Running]
             yield Running(port, server, health_servicer)
         finally:
             await health_servicer.enter_graceful_shutdown()
+            draining = getattr(app, "draining", None)
+            if draining is not None:
+                await draining()
             await server.stop(settings.grace_s)
             await app.stop()
             log.info("stopped")
@@ -196,7 +202,11 @@ async def serve(app: App, settings: ServiceSettings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with running(app, settings):
-        await stop.wait()
-        log.info("stopping on signal")
+    try:
+        async with running(app, settings):
+            await stop.wait()
+            log.info("stopping on signal")
+    except errors.CitymeshError as exc:
+        log.error("cannot start: %s", exc)
+        raise SystemExit(2) from exc
     setup_telemetry(app.name).shutdown()

@@ -1,0 +1,87 @@
+"""The exchange service: settings and the App that `citymesh serve exchange` runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+import grpc
+from pydantic import Field
+
+from citymesh.api.exchange.v1 import exchange_pb2, exchange_pb2_grpc
+from citymesh.exchange.devices import DeviceDirectory
+from citymesh.exchange.materialiser import Materialiser
+from citymesh.exchange.servicer import ExchangeServicer
+from citymesh.exchange.store import Store
+from citymesh.exchange.subscriptions import SubscriptionHub
+from citymesh.runtime.bus import DEVICES_BUCKET, Bus
+from citymesh.runtime.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    """What the exchange process reads (besides every service's settings)."""
+
+    service: ClassVar[str] = "exchange"
+
+    db_path: Path = Field(
+        description="DuckDB file the exchange materialises telemetry into (created if missing). Required."
+    )
+    fetch_batch: int = Field(
+        256, ge=1, le=10_000, description="Most TELEMETRY batches fetched and stored in one transaction."
+    )
+    fetch_wait_s: float = Field(
+        0.1,
+        gt=0,
+        le=30,
+        description="Seconds a fetch waits for batches when caught up (bounds live latency).",
+    )
+    subscriber_queue: int = Field(
+        256, ge=1, description="Stored batches a Subscribe stream may have unread before it is cut off."
+    )
+    query_threads: int = Field(2, ge=1, le=64, description="Threads answering Query beside the writer.")
+    device_sync_timeout_s: float = Field(
+        30.0, gt=0, description="Seconds to wait at start for the device watch to deliver every device."
+    )
+
+
+class App:
+    """Materialises TELEMETRY into DuckDB and serves ExchangeService over it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.name = "exchange"
+        self.service_names = [exchange_pb2.DESCRIPTOR.services_by_name["ExchangeService"].full_name]
+        self.settings = settings
+        self.store = Store(settings.db_path, readers=settings.query_threads)
+        self.hub = SubscriptionHub(settings.subscriber_queue)
+        self._devices: DeviceDirectory | None = None
+        self._materialiser: Materialiser | None = None
+        self._servicer: ExchangeServicer | None = None
+
+    async def start(self, bus: Bus) -> None:
+        s = self.settings
+        known = await self.store.open()
+        self._devices = DeviceDirectory(await bus.kv(DEVICES_BUCKET), self.store, known)
+        await self._devices.start(s.device_sync_timeout_s)
+        self._materialiser = Materialiser(
+            bus, self.store, self._devices, self.hub, fetch_batch=s.fetch_batch, fetch_wait_s=s.fetch_wait_s
+        )
+        await self._materialiser.start()
+        self._servicer = ExchangeServicer(self.store, self.hub, self._materialiser.stats)
+
+    def register(self, server: grpc.aio.Server) -> None:
+        if self._servicer is None:
+            raise RuntimeError("register before start")
+        exchange_pb2_grpc.add_ExchangeServiceServicer_to_server(self._servicer, server)
+
+    async def draining(self) -> None:
+        """End live streams before the server's grace period, so shutdown does not wait on them."""
+        self.hub.close()
+
+    async def stop(self) -> None:
+        """Stop fetching, finish the transaction in flight, end live streams, close the file."""
+        if self._materialiser is not None:
+            await self._materialiser.stop()
+        self.hub.close()
+        if self._devices is not None:
+            await self._devices.stop()
+        await self.store.close()

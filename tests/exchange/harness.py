@@ -1,0 +1,123 @@
+"""Helpers of the exchange tests: publish what collection would publish, poll the exchange."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar, cast
+
+import grpc
+
+from citymesh.api.collection.v1 import collection_pb2
+from citymesh.api.common.v1 import common_pb2
+from citymesh.api.exchange.v1 import exchange_pb2, exchange_pb2_grpc
+from citymesh.city import DISTRICTS
+from citymesh.runtime.bus import DEVICES_BUCKET, Bus, telemetry_subject
+
+T = TypeVar("T")
+
+BASE_MS = 1_767_225_600_000
+"""2026-01-01T00:00:00Z: a whole minute, so epoch-aligned buckets start there."""
+
+
+@dataclass(frozen=True)
+class Dev:
+    device_id: str
+    kind: int
+    district: int
+
+
+Reading = tuple[str, int, float]
+"""(device id, time in epoch ms, value)"""
+
+
+def reading_batch(readings: Sequence[Reading], batch_id: str | None = None) -> collection_pb2.ReadingBatch:
+    """The columnar batch collection would publish for these readings."""
+    ids: list[str] = []
+    index: dict[str, int] = {}
+    for device_id, _, _ in readings:
+        if device_id not in index:
+            index[device_id] = len(ids)
+            ids.append(device_id)
+    return collection_pb2.ReadingBatch(
+        batch_id=batch_id or uuid.uuid4().hex,
+        device_ids=ids,
+        device_index=[index[d] for d, _, _ in readings],
+        time_unix_ms=[t for _, t, _ in readings],
+        values=[v for _, _, v in readings],
+    )
+
+
+async def register(bus: Bus, *devices: Dev) -> None:
+    """Put devices in the `devices` bucket, as collection's RegisterDevice does."""
+    kv = await bus.kv(DEVICES_BUCKET)
+    for dev in devices:
+        device = collection_pb2.Device(
+            device_id=dev.device_id,
+            kind=cast(common_pb2.DeviceKind, dev.kind),
+            district=cast(common_pb2.District, dev.district),
+            owner_tenant="alibaba-cloud",
+        )
+        await kv.put(dev.device_id, device.SerializeToString())
+
+
+async def deregister(bus: Bus, device_id: str) -> None:
+    kv = await bus.kv(DEVICES_BUCKET)
+    await kv.delete(device_id)
+
+
+async def publish(
+    bus: Bus, readings: Sequence[Reading], district: int = 1, batch_id: str | None = None
+) -> int:
+    """Publish one batch on telemetry.<district>; returns its stream sequence."""
+    batch = reading_batch(readings, batch_id)
+    ack = await bus.publish(
+        telemetry_subject(DISTRICTS[district - 1]), batch.SerializeToString(), batch.batch_id
+    )
+    return int(ack.seq)
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], timeout: float = 20.0, what: str = ""
+) -> T:
+    """Call `probe` until `done(result)`, or fail after `timeout` seconds with the last result."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await probe()
+        if done(result):
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not {what or 'done'} within {timeout} s; last: {result}")
+        await asyncio.sleep(0.02)
+
+
+async def stats(stub: exchange_pb2_grpc.ExchangeServiceStub) -> exchange_pb2.GetStatsResponse:
+    response: exchange_pb2.GetStatsResponse = await stub.GetStats(exchange_pb2.GetStatsRequest(), timeout=5)
+    return response
+
+
+async def caught_up(
+    stub: exchange_pb2_grpc.ExchangeServiceStub, rows: int, timeout: float = 20.0
+) -> exchange_pb2.GetStatsResponse:
+    """GetStats once the exchange has stored `rows` readings and everything the stream holds."""
+    return await eventually(
+        lambda: stats(stub),
+        lambda s: s.rows >= rows and s.lag_batches == 0,
+        timeout,
+        f"caught up with {rows} rows",
+    )
+
+
+async def unavailable_ok(
+    stub: exchange_pb2_grpc.ExchangeServiceStub,
+) -> exchange_pb2.GetStatsResponse | None:
+    """GetStats, or None while the server is not reachable (a process starting)."""
+    try:
+        return await stats(stub)
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+            return None
+        raise
