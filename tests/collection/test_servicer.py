@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 import nats
+import numpy as np
 import pytest
 
 from citymesh.api.collection.v1 import collection_pb2 as pb
@@ -223,3 +224,39 @@ async def test_malformed_and_oversized_messages_do_not_take_the_service_down(col
     assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     stats = await collection.stub.GetIngestStats(pb.GetIngestStatsRequest())
     assert stats.batches_failed == 1
+
+
+async def test_random_and_mutated_bytes_never_crash_ingest(collection: Collection) -> None:
+    await collection.stub.RegisterDevice(pb.RegisterDeviceRequest(device=device("air-1")))
+    valid = pb.IngestRequest(
+        batch=pb.ReadingBatch(
+            batch_id="v",
+            device_ids=["air-1"],
+            device_index=[0] * 8,
+            time_unix_ms=[now_ms()] * 8,
+            values=[3.0] * 8,
+        )
+    ).SerializeToString()
+    rng = np.random.default_rng(11)
+    inputs = [rng.bytes(int(rng.integers(0, 300))) for _ in range(150)]
+    for _ in range(150):
+        mutated = bytearray(valid)
+        for pos in rng.integers(0, len(mutated), int(rng.integers(1, 6))):
+            mutated[pos] = int(rng.integers(0, 256))
+        inputs.append(bytes(mutated))
+    ingest = collection.channel.unary_unary(
+        "/citymesh.collection.v1.CollectionService/Ingest",
+        request_serializer=None,
+        response_deserializer=None,
+    )
+    codes = set()
+    for raw in inputs:
+        try:
+            await ingest(raw)
+            codes.add(grpc.StatusCode.OK)
+        except grpc.aio.AioRpcError as exc:
+            codes.add(exc.code())
+    assert codes <= {grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT}
+    assert grpc.StatusCode.INVALID_ARGUMENT in codes
+    stats = await collection.stub.GetIngestStats(pb.GetIngestStatsRequest())
+    assert stats.devices == 1
