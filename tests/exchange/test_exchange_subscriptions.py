@@ -29,10 +29,14 @@ async def test_a_subscriber_gets_its_part_of_each_batch_in_order() -> None:
     with hub.subscribe(ReadingFilter(device_ids=frozenset({"b"}))) as sub:
         hub.publish([batch(1, 0), batch(2, 10, n=1), batch(3, 20)])
         hub.close()
-        got = []
-        with pytest.raises(errors.Unavailable, match="shutting down"):
+        got: list[tuple[int, list[int]]] = []
+
+        async def drain() -> None:
             async for b in sub.batches():
                 got.append((b.sequence, b.time_ms.tolist()))
+
+        with pytest.raises(errors.Unavailable, match="shutting down"):
+            await drain()
     assert got == [(1, [1]), (3, [21])]
     assert len(hub) == 0
 

@@ -131,7 +131,8 @@ class Verdict:
 
     def districts(self) -> list[int]:
         """The districts with accepted readings."""
-        return [int(d) for d in np.unique(self.district[self.accepted])]
+        counts = np.bincount(self.district[self.accepted].astype(np.int64), minlength=len(city.DISTRICTS))
+        return [int(d) for d in np.flatnonzero(counts)]
 
 
 _LOW = np.array([k.low for k in city.KINDS.values()] + [-np.inf])
@@ -159,7 +160,8 @@ class DeviceIndex:
     def lookup(self, device_ids: list[str]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """Kind and district numbers of each device id; -1 for unknown ones."""
         unknown = (-1, -1)
-        found = [self._of.get(d, unknown) for d in device_ids]
+        get = self._of.get
+        found = [get(d, unknown) for d in device_ids]
         arr = np.array(found, dtype=np.int64).reshape(len(device_ids), 2)
         return arr[:, 0], arr[:, 1]
 
@@ -194,11 +196,21 @@ def validate(columns: Columns, index: DeviceIndex, now_ms: int, limits: Limits) 
     n = len(columns)
     kinds, districts = index.lookup(columns.device_ids)
     idx = columns.device_index
-    bad_index = idx >= len(columns.device_ids)
+    v, t = columns.values, columns.time_unix_ms
+    newest, oldest = now_ms + limits.max_clock_skew_ms, now_ms - limits.max_age_ms
+    if n == 0:
+        return Verdict(np.ones(0, dtype=bool), np.zeros(0, dtype=np.int8))
+    if idx.min() >= 0 and idx.max() < len(columns.device_ids):
+        # The common case: every index is sound; one combined mask, reasons only if needed.
+        kind = kinds[idx]
+        with np.errstate(invalid="ignore"):
+            ok = (kind >= 0) & (t <= newest) & (t >= oldest) & (v >= _LOW[kind]) & (v <= _HIGH[kind])
+        if ok.all():
+            return Verdict(ok, districts[idx].astype(np.int8))
+    bad_index = (idx < 0) | (idx >= len(columns.device_ids))
     safe = np.where(bad_index, 0, idx) if len(columns.device_ids) else np.zeros(n, dtype=np.int64)
     kind = np.where(bad_index, -1, kinds[safe] if len(kinds) else -1)
     district = np.where(bad_index, -1, districts[safe] if len(districts) else -1)
-    v, t = columns.values, columns.time_unix_ms
 
     reason = np.zeros(n, dtype=np.int8)
     finite = np.isfinite(v)
@@ -206,8 +218,8 @@ def validate(columns: Columns, index: DeviceIndex, now_ms: int, limits: Limits) 
         (bad_index, Reason.BAD_DEVICE_INDEX),
         (kind < 0, Reason.UNKNOWN_DEVICE),
         (~finite, Reason.NOT_FINITE),
-        (t > now_ms + limits.max_clock_skew_ms, Reason.FUTURE_TIMESTAMP),
-        (t < now_ms - limits.max_age_ms, Reason.TOO_OLD),
+        (t > newest, Reason.FUTURE_TIMESTAMP),
+        (t < oldest, Reason.TOO_OLD),
         (finite & ((v < _LOW[kind]) | (v > _HIGH[kind])), Reason.VALUE_OUT_OF_RANGE),
     ]
     for failed, why in checks:
@@ -215,9 +227,8 @@ def validate(columns: Columns, index: DeviceIndex, now_ms: int, limits: Limits) 
     accepted = reason == 0
     verdict = Verdict(accepted, np.where(accepted, district, -1).astype(np.int8))
     for i in np.flatnonzero(~accepted):
-        verdict.rejected.append(
-            _explain(columns, int(i), Reason(int(reason[i])), int(kind[i]), now_ms, limits)
-        )
+        why = Reason(int(reason[i]))
+        verdict.rejected.append(_explain(columns, int(i), why, int(kind[i]), now_ms, limits))
     return verdict
 
 

@@ -78,7 +78,7 @@ class Registry:
             except KeyWrongLastSequenceError:
                 continue  # registered concurrently: compare with that one
             self._remember(device)
-            log.info("device registered", extra={"device_id": device.device_id, "district": device.district})
+            log.debug("device registered", extra={"device_id": device.device_id, "district": device.district})
             return device
 
     async def _read(self, device_id: str) -> Device | None:

@@ -136,7 +136,7 @@ class Materialiser:
             try:
                 await self._consume()
             except Exception as exc:
-                log.error(
+                log.warning(
                     "materialiser interrupted; resuming after the committed sequence",
                     exc_info=not isinstance(exc, ConsumerGap),
                     extra={"committed_sequence": self._store.position.committed_sequence, "reason": str(exc)},
@@ -171,7 +171,7 @@ class Materialiser:
             while not self._stopping.is_set():
                 try:
                     msgs = await sub.fetch(self._fetch_batch, timeout=self._fetch_wait_s)
-                except nats.errors.TimeoutError:
+                except (nats.errors.TimeoutError, TimeoutError):  # nothing new within fetch_wait_s
                     continue
                 fresh = []
                 for msg in msgs:

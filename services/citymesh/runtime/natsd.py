@@ -68,7 +68,8 @@ class NatsServer:
             )
         )
         log = open(self.data_dir / "nats-server.log", "ab")  # noqa: SIM115 (kept open for the child)
-        self.proc = subprocess.Popen([binary(), "-c", str(conf)], stdout=log, stderr=log)
+        # Its own process group: a Ctrl-C in a terminal reaches the launcher, which stops it last.
+        self.proc = subprocess.Popen([binary(), "-c", str(conf)], stdout=log, stderr=log, process_group=0)
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -1,0 +1,69 @@
+"""The services `citymesh up` runs, as data: adding one (compute, governance) is one entry here."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+
+from citymesh.api.collection.v1 import collection_pb2, collection_pb2_grpc
+from citymesh.api.exchange.v1 import exchange_pb2, exchange_pb2_grpc
+
+Probe = Callable[[grpc.aio.Channel], Awaitable[dict[str, float]]]
+"""Reads a running service's counters for the status view."""
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    """As in `citymesh serve <name>`; also its log file's name."""
+    grpc_service: str
+    """Full name of its main gRPC service: `up` waits until health says it is SERVING."""
+    env: Callable[[Path], dict[str, str]]
+    """CITYMESH_* variables it needs besides NATS_URL and LISTEN, given the data folder."""
+    probe: Probe | None = None
+    describe: Callable[[dict[str, float]], str] = lambda counters: ""
+    """One short phrase of its counters for the status view."""
+
+
+async def collection_probe(channel: grpc.aio.Channel) -> dict[str, float]:
+    s = await collection_pb2_grpc.CollectionServiceStub(channel).GetIngestStats(
+        collection_pb2.GetIngestStatsRequest(), timeout=1.0
+    )
+    return {
+        "devices": s.devices,
+        "batches": s.batches,
+        "readings_accepted": s.readings_accepted,
+        "readings_rejected": s.readings_rejected,
+        "duplicate_batches": s.duplicate_batches,
+        "batches_failed": s.batches_failed,
+    }
+
+
+async def exchange_probe(channel: grpc.aio.Channel) -> dict[str, float]:
+    s = await exchange_pb2_grpc.ExchangeServiceStub(channel).GetStats(
+        exchange_pb2.GetStatsRequest(), timeout=1.0
+    )
+    newest = s.newest_reading.ToMilliseconds() if s.HasField("newest_reading") else 0
+    return {"rows": s.rows, "devices": s.devices, "lag_batches": s.lag_batches, "newest_ms": newest}
+
+
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec(
+        "collection",
+        "citymesh.collection.v1.CollectionService",
+        env=lambda data: {},
+        probe=collection_probe,
+        describe=lambda c: f"{c['devices']:,.0f} devices",
+    ),
+    ServiceSpec(
+        "exchange",
+        "citymesh.exchange.v1.ExchangeService",
+        env=lambda data: {"CITYMESH_DB_PATH": str(data / "exchange.duckdb")},
+        probe=exchange_probe,
+        describe=lambda c: f"{c['devices']:,.0f} devices known",
+    ),
+)
+"""Started together, stopped in this order (upstream first, so downstream can finish the tail)."""
