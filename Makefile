@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 BUF    := npx --yes @bufbuild/buf@1.50.0
 GEN    := services/citymesh/api
 
-.PHONY: venv proto proto-check lint test up bench clean
+.PHONY: venv proto proto-check docs lint test up bench clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ proto: venv
 proto-check: proto
 	@git diff --exit-code --stat -- $(GEN) && test -z "$$(git status --porcelain -- $(GEN))" \
 	  || { echo "generated code in $(GEN) is stale: run 'make proto' and commit it"; exit 1; }
+
+## Regenerate the generated parts of README.md (the settings table).
+docs: venv
+	$(BIN)/python tools/docs.py
 
 lint: venv
 	cd proto && $(BUF) lint

@@ -144,21 +144,35 @@ class DeviceIndex:
 
     def __init__(self) -> None:
         self._of: dict[str, tuple[int, int]] = {}
+        # A gateway sends the same device list batch after batch: remember the last lookups.
+        self._recent: dict[tuple[str, ...], tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = {}
 
     def put(self, device: Device) -> None:
         self._of[device.device_id] = (
             city.KIND_NAMES.index(device.kind),
             city.DISTRICTS.index(device.district),
         )
+        self._recent.clear()
 
     def remove(self, device_id: str) -> None:
         self._of.pop(device_id, None)
+        self._recent.clear()
 
     def __len__(self) -> int:
         return len(self._of)
 
     def lookup(self, device_ids: list[str]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """Kind and district numbers of each device id; -1 for unknown ones."""
+        key = tuple(device_ids)
+        hit = self._recent.get(key)
+        if hit is not None:
+            return hit
+        if len(self._recent) >= 1024:
+            self._recent.clear()
+        self._recent[key] = found = self._lookup(device_ids)
+        return found
+
+    def _lookup(self, device_ids: list[str]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         unknown = (-1, -1)
         get = self._of.get
         found = [get(d, unknown) for d in device_ids]

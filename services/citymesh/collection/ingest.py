@@ -107,6 +107,12 @@ class Ingestor:
                 (d, convert.columns_to_proto(select(columns, verdict.district == d)).SerializeToString())
                 for d in districts
             ]
+        if len(parts) == 1:
+            d, payload = parts[0]
+            ack = await self.bus.publish(
+                telemetry_subject(DISTRICTS[d]), payload, f"{columns.batch_id}/{DISTRICTS[d]}"
+            )
+            return bool(ack.duplicate)
         acks = await asyncio.gather(
             *(
                 self.bus.publish(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import ClassVar
 
@@ -39,6 +40,12 @@ class Settings(ServiceSettings):
         256, ge=1, description="Stored batches a Subscribe stream may have unread before it is cut off."
     )
     query_threads: int = Field(2, ge=1, le=64, description="Threads answering Query beside the writer.")
+    duckdb_threads: int = Field(
+        0,
+        ge=0,
+        le=256,
+        description="Threads DuckDB may use for one statement; 0: half the CPUs (the rest serve ingest).",
+    )
     device_sync_timeout_s: float = Field(
         30.0, gt=0, description="Seconds to wait at start for the device watch to deliver every device."
     )
@@ -51,7 +58,11 @@ class App:
         self.name = "exchange"
         self.service_names = [exchange_pb2.DESCRIPTOR.services_by_name["ExchangeService"].full_name]
         self.settings = settings
-        self.store = Store(settings.db_path, readers=settings.query_threads)
+        self.store = Store(
+            settings.db_path,
+            readers=settings.query_threads,
+            threads=settings.duckdb_threads or max(1, (os.cpu_count() or 2) // 2),
+        )
         self.hub = SubscriptionHub(settings.subscriber_queue)
         self._devices: DeviceDirectory | None = None
         self._materialiser: Materialiser | None = None

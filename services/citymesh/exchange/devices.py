@@ -38,6 +38,8 @@ class DeviceDirectory:
         self._store = store
         self._known = known
         self._missing: set[str] = set()
+        # Gateways send the same device list batch after batch; cleared on any device change.
+        self._resolved: dict[tuple[str, ...], tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]] = {}
         self._dirty: dict[str, DeviceInfo] = {}
         self._synced = asyncio.Event()
         self._watcher: Any = None
@@ -110,6 +112,7 @@ class DeviceDirectory:
         self._mark_dirty(device_id, info)
 
     def _mark_dirty(self, device_id: str, info: DeviceInfo) -> None:
+        self._resolved.clear()
         self._dirty[device_id] = info
         if self._save_task is None or self._save_task.done():
             self._save_task = asyncio.create_task(self._save(), name="exchange-device-save")
@@ -129,6 +132,10 @@ class DeviceDirectory:
 
     async def resolve(self, device_ids: list[str]) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
         """The kind and sub-district code of each device (0 where not known)."""
+        key = tuple(device_ids)
+        hit = self._resolved.get(key)
+        if hit is not None:
+            return hit
         known = self._known
         unseen = [d for d in device_ids if d not in known and d not in self._missing]
         if unseen:
@@ -136,6 +143,9 @@ class DeviceDirectory:
         infos = [known.get(d) for d in device_ids]
         kinds = np.fromiter((i.kind if i else 0 for i in infos), dtype=np.uint8, count=len(infos))
         districts = np.fromiter((i.district if i else 0 for i in infos), dtype=np.uint8, count=len(infos))
+        if len(self._resolved) >= 1024:
+            self._resolved.clear()
+        self._resolved[key] = (kinds, districts)
         return kinds, districts
 
     async def _fetch(self, device_id: str) -> None:
@@ -144,6 +154,7 @@ class DeviceDirectory:
             info = convert.device_info(entry.value or b"", entry.revision or 0)
         except (nats.js.errors.KeyNotFoundError, nats.js.errors.InvalidKeyError, ValueError) as exc:
             self._missing.add(device_id)
+            self._resolved.clear()
             log.warning(
                 "readings of a device the registry does not describe; stored without kind and sub-district",
                 extra={"device_id": device_id, "reason": type(exc).__name__},

@@ -193,8 +193,9 @@ def query_sql(query: AggregateQuery) -> tuple[str, dict[str, Any]]:
 class Store:
     """The DuckDB file: `open` it, `commit` batches with their position, `query` it, `close` it."""
 
-    def __init__(self, path: Path, readers: int = 2) -> None:
+    def __init__(self, path: Path, readers: int = 2, threads: int = 1) -> None:
         self.path = Path(path)
+        self.threads = threads
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="exchange-store-writer")
         self._readers = ThreadPoolExecutor(readers, thread_name_prefix="exchange-store-reader")
         self._lock = threading.Lock()
@@ -217,7 +218,7 @@ class Store:
     def _open(self) -> dict[str, DeviceInfo]:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._root = duckdb.connect(str(self.path))
+            self._root = duckdb.connect(str(self.path), config={"threads": self.threads})
         except (OSError, duckdb.Error) as exc:
             raise errors.FailedPrecondition(
                 f"cannot open the DuckDB file {self.path} (CITYMESH_DB_PATH): {exc}"

@@ -126,8 +126,9 @@ class Bus:
         """Store a message in JetStream, deduplicated by msg_id; returns once it is durable."""
         headers = inject({"Nats-Msg-Id": msg_id})
         try:
-            future = await self.js.publish_async(subject, payload, headers=headers, wait_stall=timeout)
-            ack: api.PubAck = await asyncio.wait_for(future, timeout)
+            async with asyncio.timeout(timeout):
+                future = await self.js.publish_async(subject, payload, headers=headers, wait_stall=timeout)
+                ack: api.PubAck = await future
         except (TimeoutError, nats.errors.Error) as exc:
             raise errors.Unavailable(f"JetStream did not store the message: {exc!r}") from exc
         return ack
