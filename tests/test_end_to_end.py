@@ -32,6 +32,8 @@ from tests.exchange.harness import caught_up
 class Mesh:
     collection: collection_pb2_grpc.CollectionServiceStub
     exchange: exchange_pb2_grpc.ExchangeServiceStub
+    collection_channel: grpc.aio.Channel
+    exchange_channel: grpc.aio.Channel
 
 
 @pytest.fixture
@@ -44,7 +46,12 @@ async def mesh(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[Mesh]:
         grpc.aio.insecure_channel(f"127.0.0.1:{c.port}") as cch,
         grpc.aio.insecure_channel(f"127.0.0.1:{x.port}") as xch,
     ):
-        yield Mesh(collection_pb2_grpc.CollectionServiceStub(cch), exchange_pb2_grpc.ExchangeServiceStub(xch))
+        yield Mesh(
+            collection_pb2_grpc.CollectionServiceStub(cch),
+            exchange_pb2_grpc.ExchangeServiceStub(xch),
+            cch,
+            xch,
+        )
 
 
 def minute_start_ms() -> int:
@@ -154,3 +161,51 @@ def ts(ms: int) -> Timestamp:
     out = Timestamp()
     out.FromMilliseconds(ms)
     return out
+
+
+async def test_no_method_of_any_service_fails_on_garbage(mesh: Mesh, nats_server: NatsServer) -> None:
+    """Random bytes to every unary and server-streaming method: an error status a client can act
+    on (never INTERNAL or UNKNOWN), and both services still serve afterwards."""
+    from citymesh.api.collection.v1 import collection_pb2
+    from citymesh.api.exchange.v1 import exchange_pb2
+
+    rng = np.random.default_rng(5)
+    garbage = [b"", b"\xff", b"\x0a\x05abc", *(rng.bytes(int(rng.integers(1, 200))) for _ in range(25))]
+    allowed = {
+        grpc.StatusCode.OK,
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.NOT_FOUND,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+    }
+    channels = {
+        collection_pb2.DESCRIPTOR.services_by_name["CollectionService"]: mesh.collection_channel,
+        exchange_pb2.DESCRIPTOR.services_by_name["ExchangeService"]: mesh.exchange_channel,
+    }
+    seen: set[grpc.StatusCode] = set()
+    for service, channel in channels.items():
+        for method in service.methods:
+            if method.client_streaming:
+                continue
+            path = f"/{service.full_name}/{method.name}"
+            for raw in garbage:
+                if method.server_streaming:
+                    call = channel.unary_stream(path)(raw, timeout=5)
+                    try:
+                        await asyncio.wait_for(call.read(), 0.5)
+                        code = grpc.StatusCode.OK
+                    except TimeoutError:  # a live subscription that matched nothing yet
+                        code = grpc.StatusCode.OK
+                    except grpc.aio.AioRpcError as exc:
+                        code = exc.code()
+                    call.cancel()
+                else:
+                    try:
+                        await channel.unary_unary(path)(raw, timeout=5)
+                        code = grpc.StatusCode.OK
+                    except grpc.aio.AioRpcError as exc:
+                        code = exc.code()
+                assert code in allowed, f"{path} answered {code} to {raw!r}"
+                seen.add(code)
+    assert grpc.StatusCode.INVALID_ARGUMENT in seen
+    assert (await mesh.collection.GetIngestStats(cpb.GetIngestStatsRequest())).devices == 0
+    assert (await mesh.exchange.GetStats(xpb.GetStatsRequest())).rows == 0

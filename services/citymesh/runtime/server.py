@@ -67,6 +67,39 @@ class App(Protocol):
     # and before the server's grace period, to end long-lived streams promptly.
 
 
+@dataclass(frozen=True)
+class _Malformed:
+    """Stands for a request message that did not decode."""
+
+    reason: str
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """A deserializer that returns _Malformed instead of raising, so the RPC answers
+    INVALID_ARGUMENT (grpc would answer UNKNOWN)."""
+    if deserializer is None:
+        return None
+
+    def decode(raw: bytes) -> Any:
+        try:
+            return deserializer(raw)
+        except Exception as exc:
+            return _Malformed(str(exc))
+
+    return decode
+
+
+def _malformed(request: _Malformed) -> errors.InvalidArgument:
+    return errors.InvalidArgument(f"the request is not a valid protobuf message: {request.reason}")
+
+
+async def _checked(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    async for request in requests:
+        if isinstance(request, _Malformed):
+            raise _malformed(request)
+        yield request
+
+
 class _Interceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """One span per RPC (parented by the caller's traceparent) and domain errors mapped to status."""
 
@@ -107,6 +140,10 @@ class _Interceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             async def run(request: Any, ctx: grpc.aio.ServicerContext) -> Any:
                 with span_for(ctx) as span:
                     try:
+                        if isinstance(request, _Malformed):
+                            raise _malformed(request)
+                        if hasattr(request, "__aiter__"):  # a client stream
+                            request = _checked(request)
                         return await behavior(request, ctx)
                     except (grpc.aio.AbortError, asyncio.CancelledError):
                         raise
@@ -119,6 +156,10 @@ class _Interceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             async def run(request: Any, ctx: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
                 with span_for(ctx) as span:
                     try:
+                        if isinstance(request, _Malformed):
+                            raise _malformed(request)
+                        if hasattr(request, "__aiter__"):
+                            request = _checked(request)
                         async for item in behavior(request, ctx):
                             yield item
                     except (grpc.aio.AbortError, asyncio.CancelledError):
@@ -130,18 +171,26 @@ class _Interceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
-                wrap_unary(handler.unary_unary), handler.request_deserializer, handler.response_serializer
+                wrap_unary(handler.unary_unary),
+                _tolerant(handler.request_deserializer),
+                handler.response_serializer,
             )
         if handler.stream_unary:
             return grpc.stream_unary_rpc_method_handler(
-                wrap_unary(handler.stream_unary), handler.request_deserializer, handler.response_serializer
+                wrap_unary(handler.stream_unary),
+                _tolerant(handler.request_deserializer),
+                handler.response_serializer,
             )
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(
-                wrap_stream(handler.unary_stream), handler.request_deserializer, handler.response_serializer
+                wrap_stream(handler.unary_stream),
+                _tolerant(handler.request_deserializer),
+                handler.response_serializer,
             )
         return grpc.stream_stream_rpc_method_handler(
-            wrap_stream(handler.stream_stream), handler.request_deserializer, handler.response_serializer
+            wrap_stream(handler.stream_stream),
+            _tolerant(handler.request_deserializer),
+            handler.response_serializer,
         )
 
 
