@@ -21,7 +21,7 @@ from citymesh.collection import convert
 from citymesh.collection.domain import Columns, Limits, Verdict, select, validate
 from citymesh.collection.registry import Registry, now_ms
 from citymesh.runtime.bus import Bus, telemetry_subject
-from citymesh.runtime.errors import InvalidArgument
+from citymesh.runtime.errors import InvalidArgument, Unavailable
 
 log = logging.getLogger("citymesh.collection.ingest")
 
@@ -67,20 +67,52 @@ class Ingestor:
 
     async def ingest(self, raw: bytes) -> pb.BatchAck:
         """Validate and store one batch; InvalidArgument or Unavailable for the batch as a whole."""
+        return await (await self.submit(raw))
+
+    async def submit(self, raw: bytes) -> asyncio.Future[pb.BatchAck]:
+        """Validate one batch and send its accepted readings to JetStream. The returned future
+        gives the batch's ack once JetStream stored every part (or fails with Unavailable); a
+        malformed batch raises InvalidArgument at once."""
         try:
-            return await self._ingest(raw)
+            batch, own_bytes = split_request(raw)
+            batch_id = batch.batch_id or f"auto-{uuid.uuid4()}"
+            if not batch.batch_id:
+                own_bytes = None
+            columns = convert.columns_from_proto(batch, batch_id)
+            verdict = validate(columns, self.registry.index, now_ms(), self.limits)
+            stored = [
+                await self.bus.publish_started(subject, payload, msg_id)
+                for subject, payload, msg_id in self._parts(columns, verdict, own_bytes)
+            ]
         except Exception:
             self.stats.failed += 1
             raise
+        result: asyncio.Future[pb.BatchAck] = asyncio.get_running_loop().create_future()
+        waiting = len(stored)
 
-    async def _ingest(self, raw: bytes) -> pb.BatchAck:
-        batch, own_bytes = split_request(raw)
-        batch_id = batch.batch_id or f"auto-{uuid.uuid4()}"
-        if not batch.batch_id:
-            own_bytes = None
-        columns = convert.columns_from_proto(batch, batch_id)
-        verdict = validate(columns, self.registry.index, now_ms(), self.limits)
-        duplicate = await self._publish(columns, verdict, own_bytes)
+        def settle(_: object = None) -> None:
+            nonlocal waiting
+            waiting -= 1
+            if waiting > 0 or result.done():
+                return
+            failed = [f for f in stored if f.cancelled() or f.exception() is not None]
+            if failed:
+                self.stats.failed += 1
+                reason = "cancelled" if failed[0].cancelled() else repr(failed[0].exception())
+                result.set_exception(Unavailable(f"JetStream did not store batch {batch_id}: {reason}"))
+                return
+            duplicate = bool(stored) and all(f.result().duplicate for f in stored)
+            result.set_result(self._record(batch_id, verdict, duplicate))
+
+        if stored:
+            for future in stored:
+                future.add_done_callback(settle)
+        else:
+            waiting = 1
+            settle()
+        return result
+
+    def _record(self, batch_id: str, verdict: Verdict, duplicate: bool) -> pb.BatchAck:
         accepted = int(verdict.accepted.sum())
         self.stats.batches += 1
         self.stats.accepted += accepted
@@ -95,30 +127,18 @@ class Ingestor:
             )
         return convert.ack_to_proto(batch_id, verdict, duplicate)
 
-    async def _publish(self, columns: Columns, verdict: Verdict, own_bytes: bytes | None) -> bool:
-        """Store the accepted readings; True when JetStream already had every part of the batch."""
+    @staticmethod
+    def _parts(columns: Columns, verdict: Verdict, own_bytes: bytes | None) -> list[tuple[str, bytes, str]]:
+        """(subject, payload, msg id) of each message that stores the accepted readings."""
         districts = verdict.districts()
-        if not districts:
-            return False
         if own_bytes is not None and verdict.all_accepted and len(districts) == 1:
-            parts = [(districts[0], own_bytes)]
+            payloads = [(districts[0], own_bytes)]
         else:
-            parts = [
+            payloads = [
                 (d, convert.columns_to_proto(select(columns, verdict.district == d)).SerializeToString())
                 for d in districts
             ]
-        if len(parts) == 1:
-            d, payload = parts[0]
-            ack = await self.bus.publish(
-                telemetry_subject(DISTRICTS[d]), payload, f"{columns.batch_id}/{DISTRICTS[d]}"
-            )
-            return bool(ack.duplicate)
-        acks = await asyncio.gather(
-            *(
-                self.bus.publish(
-                    telemetry_subject(DISTRICTS[d]), payload, f"{columns.batch_id}/{DISTRICTS[d]}"
-                )
-                for d, payload in parts
-            )
-        )
-        return all(a.duplicate for a in acks)
+        return [
+            (telemetry_subject(DISTRICTS[d]), payload, f"{columns.batch_id}/{DISTRICTS[d]}")
+            for d, payload in payloads
+        ]

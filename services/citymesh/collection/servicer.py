@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
@@ -18,7 +18,7 @@ from citymesh.collection.domain import new_device
 from citymesh.collection.ingest import Ingestor
 from citymesh.collection.registry import Registry, now_ms
 from citymesh.convert import district_from_proto
-from citymesh.runtime.errors import CitymeshError, InvalidArgument
+from citymesh.runtime.errors import CitymeshError, InvalidArgument, Unavailable
 
 log = logging.getLogger("citymesh.collection")
 
@@ -81,34 +81,42 @@ class CollectionServicer(collection_pb2_grpc.CollectionServiceServicer):
     async def StreamReadings(  # type: ignore[override]
         self, request_iterator: AsyncIterator[bytes], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.StreamReadingsResponse]:
-        """Up to `window` batches of one stream are in flight at once; acks go back as they land."""
+        """Up to `window` batches of one stream are in flight at once; acks go back as they land.
+        No task per batch: each batch's ack is queued by a callback on its JetStream future."""
         acks: asyncio.Queue[pb.BatchAck | None] = asyncio.Queue()
         window = asyncio.Semaphore(self.window)
-        tasks: set[asyncio.Task[None]] = set()
 
-        async def handle(raw: bytes) -> None:
-            try:
-                ack = await self.ingestor.ingest(raw)
-            except CitymeshError as exc:
-                ack = self._error_ack(raw, exc)
-            except Exception as exc:
-                log.exception("batch failed")
-                ack = self._error_ack(raw, exc)
-            finally:
-                window.release()
-            await acks.put(ack)
+        def deliver(ack: pb.BatchAck) -> None:
+            acks.put_nowait(ack)
+            window.release()
+
+        def on_stored(raw: bytes) -> Callable[[asyncio.Future[pb.BatchAck]], None]:
+            def done(future: asyncio.Future[pb.BatchAck]) -> None:
+                if future.cancelled():
+                    deliver(self._error_ack(raw, Unavailable("the batch was not stored: cancelled")))
+                elif (exc := future.exception()) is not None:
+                    deliver(self._error_ack(raw, exc))
+                else:
+                    deliver(future.result())
+
+            return done
 
         async def read() -> None:
             try:
                 async for raw in request_iterator:
                     await window.acquire()
-                    task = asyncio.create_task(handle(raw))
-                    tasks.add(task)
-                    task.add_done_callback(tasks.discard)
-                if tasks:
-                    await asyncio.gather(*tasks)
+                    try:
+                        stored = await self.ingestor.submit(raw)
+                    except Exception as exc:
+                        if not isinstance(exc, CitymeshError):
+                            log.exception("batch failed")
+                        deliver(self._error_ack(raw, exc))
+                        continue
+                    stored.add_done_callback(on_stored(raw))
+                for _ in range(self.window):  # every batch in flight has been answered
+                    await window.acquire()
             finally:
-                await acks.put(None)
+                acks.put_nowait(None)
 
         reader = asyncio.create_task(read())
         try:
@@ -117,8 +125,6 @@ class CollectionServicer(collection_pb2_grpc.CollectionServiceServicer):
             await reader
         finally:
             reader.cancel()
-            for task in list(tasks):
-                task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await reader
 

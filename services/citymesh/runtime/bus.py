@@ -14,6 +14,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext, api
 from nats.js.errors import BucketNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
+from nats.js.object_store import ObjectStore
 
 from citymesh.runtime import errors
 from citymesh.runtime.settings import ServiceSettings
@@ -24,11 +25,21 @@ log = logging.getLogger("citymesh.bus")
 TELEMETRY_STREAM = "TELEMETRY"
 TELEMETRY_SUBJECTS = "telemetry.>"
 DEVICES_BUCKET = "devices"
+JOBS_STREAM = "JOBS"
+JOBS_SUBJECTS = "jobs.>"
+JOBS_BUCKET = "compute-jobs"
+COMPUTE_USAGE_BUCKET = "compute-usage"
+ARTIFACTS_STORE = "compute-artifacts"
 
 
 def telemetry_subject(district: str) -> str:
     """The subject of a batch of readings from one sub-district (its lowercase name)."""
     return f"telemetry.{district}"
+
+
+def jobs_subject(tenant: str, priority: str) -> str:
+    """The subject of a compute job: one per tenant and priority, so workers can share fairly."""
+    return f"jobs.{tenant}.{priority}"
 
 
 class Bus:
@@ -97,6 +108,43 @@ class Bus:
                 replicas=s.stream_replicas,
             )
         )
+        await self.ensure_stream(
+            api.StreamConfig(
+                name=JOBS_STREAM,
+                description="Compute jobs waiting for a worker: jobs.<tenant>.<priority>, the job id",
+                subjects=[JOBS_SUBJECTS],
+                retention=api.RetentionPolicy.WORK_QUEUE,
+                storage=api.StorageType.FILE,
+                num_replicas=s.stream_replicas,
+                duplicate_window=float(s.dedup_window_s),
+            )
+        )
+        await self.ensure_bucket(
+            api.KeyValueConfig(
+                bucket=JOBS_BUCKET,
+                description="Compute jobs: job id → its state (JSON), changed by compare-and-set",
+                history=1,
+                storage=api.StorageType.FILE,
+                replicas=s.stream_replicas,
+            )
+        )
+        await self.ensure_bucket(
+            api.KeyValueConfig(
+                bucket=COMPUTE_USAGE_BUCKET,
+                description="Compute quota use: tenant → active jobs and core-seconds today (JSON)",
+                history=1,
+                storage=api.StorageType.FILE,
+                replicas=s.stream_replicas,
+            )
+        )
+        await self.ensure_object_store(
+            api.ObjectStoreConfig(
+                bucket=ARTIFACTS_STORE,
+                description="Compute job inputs and results (.npz / .npy)",
+                storage=api.StorageType.FILE,
+                replicas=s.stream_replicas,
+            )
+        )
 
     async def ensure_stream(self, config: api.StreamConfig) -> None:
         assert config.name is not None
@@ -119,19 +167,49 @@ class Bus:
         except BucketNotFoundError:
             return await self.js.create_key_value(config)
 
+    async def ensure_object_store(self, config: api.ObjectStoreConfig) -> ObjectStore:
+        assert config.bucket is not None
+        try:
+            return await self.js.object_store(config.bucket)
+        except (BucketNotFoundError, NotFoundError):
+            return await self.js.create_object_store(config.bucket, config)
+
     async def kv(self, bucket: str) -> KeyValue:
         return await self.js.key_value(bucket)
 
+    async def object_store(self, bucket: str) -> ObjectStore:
+        return await self.js.object_store(bucket)
+
     async def publish(self, subject: str, payload: bytes, msg_id: str, timeout: float = 10.0) -> api.PubAck:
         """Store a message in JetStream, deduplicated by msg_id; returns once it is durable."""
-        headers = inject({"Nats-Msg-Id": msg_id})
+        future = await self.publish_started(subject, payload, msg_id, timeout)
         try:
-            async with asyncio.timeout(timeout):
-                future = await self.js.publish_async(subject, payload, headers=headers, wait_stall=timeout)
-                ack: api.PubAck = await future
+            ack: api.PubAck = await future
         except (TimeoutError, nats.errors.Error) as exc:
             raise errors.Unavailable(f"JetStream did not store the message: {exc!r}") from exc
         return ack
+
+    async def publish_started(
+        self, subject: str, payload: bytes, msg_id: str, timeout: float = 10.0
+    ) -> asyncio.Future[api.PubAck]:
+        """Send a message to JetStream and return the future of its ack, without waiting for it
+        (for callers that keep many in flight). The future fails with TimeoutError after
+        `timeout` seconds; Unavailable is raised when it cannot even be sent."""
+        headers = inject({"Nats-Msg-Id": msg_id})
+        try:
+            future: asyncio.Future[api.PubAck] = await self.js.publish_async(
+                subject, payload, headers=headers, wait_stall=timeout
+            )
+        except nats.errors.Error as exc:
+            raise errors.Unavailable(f"JetStream did not take the message: {exc!r}") from exc
+
+        def expire() -> None:
+            if not future.done():
+                future.set_exception(TimeoutError(f"no JetStream ack within {timeout} s"))
+
+        handle = asyncio.get_running_loop().call_later(timeout, expire)
+        future.add_done_callback(lambda _: handle.cancel())
+        return future
 
     async def close(self) -> None:
         """Drain: finish what is in flight, then close."""
