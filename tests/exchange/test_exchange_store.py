@@ -10,6 +10,7 @@ import pytest
 from citymesh.exchange import domain
 from citymesh.exchange.domain import DeviceInfo, ReadingFilter, StoredBatch
 from citymesh.exchange.store import Store
+from citymesh.runtime import errors
 
 T0_MS = 1_767_225_600_000
 
@@ -85,5 +86,19 @@ async def test_an_unopenable_file_fails_fast_with_its_path(tmp_path: Path) -> No
     (tmp_path / "not-a-dir").write_text("")
     store = Store(tmp_path / "not-a-dir" / "exchange.duckdb")
     with pytest.raises(Exception, match="CITYMESH_DB_PATH"):
+        await store.open()
+    await store.close()
+
+
+async def test_a_file_of_the_earlier_layout_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    import duckdb
+
+    path = tmp_path / "old.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            "CREATE TABLE readings (sequence UBIGINT, device_id VARCHAR, time_ms BIGINT, value DOUBLE)"
+        )
+    store = Store(path)
+    with pytest.raises(errors.FailedPrecondition, match="rebuilds it from the TELEMETRY stream"):
         await store.open()
     await store.close()
