@@ -12,12 +12,19 @@ from citymesh.runtime.settings import ServiceSettings, settings_table
 SERVICES = {
     "collection": "citymesh.collection.app",
     "exchange": "citymesh.exchange.app",
+    "compute": "citymesh.compute.app",
 }
 """Service name → module with `Settings` (a ServiceSettings) and `App(settings)`."""
 
+PROCESSES = {
+    "compute-worker": "citymesh.compute.worker_app",
+}
+"""Processes `citymesh serve` also runs that are part of a service, not one with an API of their own
+(they serve only health): name → module with `Settings` and `App`. `citymesh up` runs SERVICES."""
+
 
 def settings_classes() -> list[type[ServiceSettings]]:
-    return [importlib.import_module(module).Settings for module in SERVICES.values()]
+    return [importlib.import_module(module).Settings for module in {**SERVICES, **PROCESSES}.values()]
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -25,7 +32,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from citymesh.runtime.server import serve
 
-    module = importlib.import_module(SERVICES[args.service])
+    module = importlib.import_module({**SERVICES, **PROCESSES}[args.service])
     try:
         settings = module.Settings()
     except ValidationError as exc:
@@ -48,13 +55,13 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run one service (configured by CITYMESH_* variables)")
-    serve.add_argument("service", choices=sorted(SERVICES))
+    serve.add_argument("service", choices=sorted({**SERVICES, **PROCESSES}))
     serve.set_defaults(func=_serve)
 
     table = sub.add_parser("settings", help="print the table of CITYMESH_* variables")
     table.set_defaults(func=_settings)
 
-    for module in ("citymesh.simulator", "citymesh.launcher", "citymesh.bench"):
+    for module in ("citymesh.simulator", "citymesh.launcher", "citymesh.bench", "citymesh.compute.cli"):
         importlib.import_module(module).add_parser(sub)
     return p
 

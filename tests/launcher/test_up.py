@@ -16,6 +16,7 @@ import grpc
 import pytest
 
 from citymesh.api.exchange.v1 import exchange_pb2, exchange_pb2_grpc
+from citymesh.launcher.services import SERVICES
 
 T = TypeVar("T")
 
@@ -115,7 +116,7 @@ def test_up_stores_the_city_stops_cleanly_on_ctrl_c_and_resumes(launch: Callable
     first = launch()
     ports = first.ports()
     exchange = ports["services"]["exchange"]["address"]
-    assert set(ports["services"]) == {"collection", "exchange"}
+    assert set(ports["services"]) == {s.name for s in SERVICES}
     stored = first.rows(exchange, more_than=0)
     assert first.interrupt() == 0
     assert session_members(first.proc.pid) == []

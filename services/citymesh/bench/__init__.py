@@ -19,6 +19,14 @@ def add_parser(sub: Any) -> None:
     ingest.add_argument("--readings", type=int, default=1000, help="readings per batch (default 1000)")
     ingest.add_argument("--json", action="store_true", help="print JSON")
     ingest.set_defaults(func=_ingest)
+    kernels = kinds.add_parser(
+        "kernels", help="compute kernels: Numba vs. NumPy, against this machine's measured peaks"
+    )
+    kernels.add_argument("names", nargs="*", help="kernels to measure (default: all)")
+    kernels.add_argument("--scale", type=float, default=1.0, help="problem size × default (default 1)")
+    kernels.add_argument("--repeats", type=int, default=3, help="Numba runs; the best counts (default 3)")
+    kernels.add_argument("--json", action="store_true", help="print JSON")
+    kernels.set_defaults(func=_kernels)
 
 
 def _ingest(args: argparse.Namespace) -> int:
@@ -32,4 +40,11 @@ def _ingest(args: argparse.Namespace) -> int:
         readings=args.readings,
     )
     print(report(run(plan), args.json))
+    return 0
+
+
+def _kernels(args: argparse.Namespace) -> int:
+    from citymesh.compute.bench import bench, report
+
+    print(report(bench(args.names or None, args.scale, args.repeats), args.json))
     return 0

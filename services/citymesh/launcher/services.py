@@ -9,6 +9,7 @@ from pathlib import Path
 import grpc
 
 from citymesh.api.collection.v1 import collection_pb2, collection_pb2_grpc
+from citymesh.api.compute.v1 import compute_pb2, compute_pb2_grpc
 from citymesh.api.exchange.v1 import exchange_pb2, exchange_pb2_grpc
 
 Probe = Callable[[grpc.aio.Channel], Awaitable[dict[str, float]]]
@@ -50,6 +51,13 @@ async def exchange_probe(channel: grpc.aio.Channel) -> dict[str, float]:
     return {"rows": s.rows, "devices": s.devices, "lag_batches": s.lag_batches, "newest_ms": newest}
 
 
+async def compute_probe(channel: grpc.aio.Channel) -> dict[str, float]:
+    s = await compute_pb2_grpc.ComputeServiceStub(channel).ListKernels(
+        compute_pb2.ListKernelsRequest(), timeout=1.0
+    )
+    return {"kernels": len(s.kernels)}
+
+
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec(
         "collection",
@@ -64,6 +72,13 @@ SERVICES: tuple[ServiceSpec, ...] = (
         env=lambda data: {"CITYMESH_DB_PATH": str(data / "exchange.duckdb")},
         probe=exchange_probe,
         describe=lambda c: f"{c['devices']:,.0f} devices known",
+    ),
+    ServiceSpec(
+        "compute",
+        "citymesh.compute.v1.ComputeService",
+        env=lambda data: {"CITYMESH_WORKERS": "1", "CITYMESH_WORKER_ID": "up"},
+        probe=compute_probe,
+        describe=lambda c: f"{c['kernels']:,.0f} kernels",
     ),
 )
 """Started together, stopped in this order (upstream first, so downstream can finish the tail)."""
