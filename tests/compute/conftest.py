@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -19,6 +17,7 @@ from citymesh.compute.app import App, Settings
 from citymesh.compute.convert import array_message
 from citymesh.runtime.natsd import NatsServer
 from citymesh.runtime.server import running
+from tests.polling import eventually
 
 T = TypeVar("T")
 
@@ -90,20 +89,6 @@ class Tenant:
 FINAL = (pb.JOB_STATE_SUCCEEDED, pb.JOB_STATE_FAILED, pb.JOB_STATE_CANCELLED)
 
 StartCompute = Callable[..., AbstractAsyncContextManager[Compute]]
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], timeout: float = 20.0, what: str = ""
-) -> T:
-    """Call `probe` until `done(result)`, or fail after `timeout` seconds with the last result."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await probe()
-        if done(result):
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not {what or 'done'} within {timeout} s; last: {result}")
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture

@@ -30,7 +30,8 @@ from citymesh.compute.worker import Worker
 from citymesh.runtime.bus import Bus
 from citymesh.runtime.natsd import NatsServer
 from citymesh.runtime.settings import ServiceSettings
-from tests.compute.conftest import StartCompute, eventually
+from tests.compute.conftest import StartCompute
+from tests.polling import eventually
 
 K8S_VERSION = "1.33"
 

@@ -12,7 +12,8 @@ import pytest
 
 from citymesh.api.compute.v1 import compute_pb2 as pb
 from citymesh.compute.kernels import kernel
-from tests.compute.conftest import Compute, StartCompute, eventually
+from tests.compute.conftest import Compute, StartCompute
+from tests.polling import eventually
 
 IDW = {"x": [5.0, 95.0, 40.0], "y": [5.0, 55.0, 80.0], "value": [10.0, 30.0, 22.0]}
 

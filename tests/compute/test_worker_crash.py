@@ -18,8 +18,9 @@ from citymesh.compute.store import JobStore
 from citymesh.runtime.bus import Bus
 from citymesh.runtime.natsd import NatsServer, environ_with
 from citymesh.runtime.settings import ServiceSettings
-from tests.compute.conftest import StartCompute, eventually
+from tests.compute.conftest import StartCompute
 from tests.conftest import free_port
+from tests.polling import eventually
 
 ACK_WAIT_S = 2.0
 

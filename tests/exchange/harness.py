@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar, cast
 
@@ -16,6 +14,7 @@ from citymesh.api.common.v1 import common_pb2
 from citymesh.api.exchange.v1 import exchange_pb2, exchange_pb2_grpc
 from citymesh.city import DISTRICTS
 from citymesh.runtime.bus import DEVICES_BUCKET, Bus, telemetry_subject
+from tests.polling import eventually
 
 T = TypeVar("T")
 
@@ -78,20 +77,6 @@ async def publish(
         telemetry_subject(DISTRICTS[district - 1]), batch.SerializeToString(), batch.batch_id
     )
     return int(ack.seq)
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], timeout: float = 20.0, what: str = ""
-) -> T:
-    """Call `probe` until `done(result)`, or fail after `timeout` seconds with the last result."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await probe()
-        if done(result):
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not {what or 'done'} within {timeout} s; last: {result}")
-        await asyncio.sleep(0.02)
 
 
 async def stats(stub: exchange_pb2_grpc.ExchangeServiceStub) -> exchange_pb2.GetStatsResponse:

@@ -22,7 +22,8 @@ from citymesh.api.exchange.v1 import exchange_pb2_grpc
 from citymesh.runtime.bus import Bus
 from citymesh.runtime.natsd import NatsServer, environ_with
 from tests.conftest import free_port
-from tests.exchange.harness import BASE_MS, Dev, eventually, publish, register, unavailable_ok
+from tests.exchange.harness import BASE_MS, Dev, publish, register, unavailable_ok
+from tests.polling import eventually
 
 DEVICES = [Dev(f"air-{i:02d}", common_pb2.DEVICE_KIND_AIR, 1 + i % 5) for i in range(10)]
 BATCHES = 240

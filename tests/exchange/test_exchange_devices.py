@@ -10,7 +10,8 @@ from citymesh.exchange.devices import DeviceDirectory
 from citymesh.exchange.domain import DeviceInfo
 from citymesh.exchange.store import Store
 from citymesh.runtime.bus import DEVICES_BUCKET, Bus
-from tests.exchange.harness import Dev, deregister, eventually, register
+from tests.exchange.harness import Dev, deregister, register
+from tests.polling import eventually
 
 
 async def test_a_device_not_yet_watched_is_read_from_the_bucket(bus: Bus, tmp_path: Path) -> None:

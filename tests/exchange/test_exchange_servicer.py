@@ -24,7 +24,8 @@ from citymesh.api.common.v1 import common_pb2
 from citymesh.api.exchange.v1 import exchange_pb2 as pb
 from citymesh.runtime.bus import Bus
 from tests.exchange.conftest import Exchange, StartExchange
-from tests.exchange.harness import BASE_MS, Dev, Reading, caught_up, deregister, eventually, publish, register
+from tests.exchange.harness import BASE_MS, Dev, Reading, caught_up, deregister, publish, register
+from tests.polling import eventually
 
 AIR, NOISE, CAMERA, TEMPERATURE = (
     common_pb2.DEVICE_KIND_AIR,

@@ -100,13 +100,7 @@ class Bus:
             )
         )
         await self.ensure_bucket(
-            api.KeyValueConfig(
-                bucket=DEVICES_BUCKET,
-                description="The device registry: device id → Device (protobuf)",
-                history=1,
-                storage=api.StorageType.FILE,
-                replicas=s.stream_replicas,
-            )
+            self._bucket(DEVICES_BUCKET, "The device registry: device id → Device (protobuf)")
         )
         await self.ensure_stream(
             api.StreamConfig(
@@ -120,21 +114,11 @@ class Bus:
             )
         )
         await self.ensure_bucket(
-            api.KeyValueConfig(
-                bucket=JOBS_BUCKET,
-                description="Compute jobs: job id → its state (JSON), changed by compare-and-set",
-                history=1,
-                storage=api.StorageType.FILE,
-                replicas=s.stream_replicas,
-            )
+            self._bucket(JOBS_BUCKET, "Compute jobs: job id → its state (JSON), changed by compare-and-set")
         )
         await self.ensure_bucket(
-            api.KeyValueConfig(
-                bucket=COMPUTE_USAGE_BUCKET,
-                description="Compute quota use: tenant → active jobs and core-seconds today (JSON)",
-                history=1,
-                storage=api.StorageType.FILE,
-                replicas=s.stream_replicas,
+            self._bucket(
+                COMPUTE_USAGE_BUCKET, "Compute quota use: tenant → active jobs and core-seconds today (JSON)"
             )
         )
         await self.ensure_object_store(
@@ -144,6 +128,16 @@ class Bus:
                 storage=api.StorageType.FILE,
                 replicas=s.stream_replicas,
             )
+        )
+
+    def _bucket(self, name: str, description: str) -> api.KeyValueConfig:
+        """A KV bucket of the platform: latest value per key, on file, replicated like the streams."""
+        return api.KeyValueConfig(
+            bucket=name,
+            description=description,
+            history=1,
+            storage=api.StorageType.FILE,
+            replicas=self.settings.stream_replicas,
         )
 
     async def ensure_stream(self, config: api.StreamConfig) -> None:
