@@ -13,6 +13,7 @@ SERVICES = {
     "collection": "citymesh.collection.app",
     "exchange": "citymesh.exchange.app",
     "compute": "citymesh.compute.app",
+    "governance": "citymesh.governance.app",
 }
 """Service name → module with `Settings` (a ServiceSettings) and `App(settings)`."""
 
@@ -61,7 +62,13 @@ def parser() -> argparse.ArgumentParser:
     table = sub.add_parser("settings", help="print the table of CITYMESH_* variables")
     table.set_defaults(func=_settings)
 
-    for module in ("citymesh.simulator", "citymesh.launcher", "citymesh.bench", "citymesh.compute.cli"):
+    for module in (
+        "citymesh.simulator",
+        "citymesh.launcher",
+        "citymesh.bench",
+        "citymesh.compute.cli",
+        "citymesh.governance.cli",
+    ):
         importlib.import_module(module).add_parser(sub)
     return p
 

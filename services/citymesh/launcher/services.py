@@ -11,6 +11,7 @@ import grpc
 from citymesh.api.collection.v1 import collection_pb2, collection_pb2_grpc
 from citymesh.api.compute.v1 import compute_pb2, compute_pb2_grpc
 from citymesh.api.exchange.v1 import exchange_pb2, exchange_pb2_grpc
+from citymesh.api.governance.v1 import governance_pb2, governance_pb2_grpc
 
 Probe = Callable[[grpc.aio.Channel], Awaitable[dict[str, float]]]
 """Reads a running service's counters for the status view."""
@@ -58,6 +59,16 @@ async def compute_probe(channel: grpc.aio.Channel) -> dict[str, float]:
     return {"kernels": len(s.kernels)}
 
 
+async def governance_probe(channel: grpc.aio.Channel) -> dict[str, float]:
+    s = await governance_pb2_grpc.GovernanceServiceStub(channel).ListPeaks(
+        governance_pb2.ListPeaksRequest(), timeout=1.0
+    )
+    return {
+        "peaks": len(s.peaks),
+        "active": sum(p.state == governance_pb2.PEAK_STATE_ACTIVE for p in s.peaks),
+    }
+
+
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec(
         "collection",
@@ -79,6 +90,13 @@ SERVICES: tuple[ServiceSpec, ...] = (
         env=lambda data: {"CITYMESH_WORKERS": "1", "CITYMESH_WORKER_ID": "up"},
         probe=compute_probe,
         describe=lambda c: f"{c['kernels']:,.0f} kernels",
+    ),
+    ServiceSpec(
+        "governance",
+        "citymesh.governance.v1.GovernanceService",
+        env=lambda data: {},
+        probe=governance_probe,
+        describe=lambda c: f"{c['active']:,.0f} of {c['peaks']:,.0f} peaks active",
     ),
 )
 """Started together, stopped in this order (upstream first, so downstream can finish the tail)."""

@@ -30,6 +30,13 @@ JOBS_SUBJECTS = "jobs.>"
 JOBS_BUCKET = "compute-jobs"
 COMPUTE_USAGE_BUCKET = "compute-usage"
 ARTIFACTS_STORE = "compute-artifacts"
+EVENTS_STREAM = "EVENTS"
+EVENTS_SUBJECTS = "events.>"
+AUDIT_STREAM = "AUDIT"
+AUDIT_SUBJECTS = "audit.>"
+TENANTS_BUCKET = "tenants"
+PEAKS_BUCKET = "governance-peaks"
+AWARDS_BUCKET = "award-ledger"
 
 
 def telemetry_subject(district: str) -> str:
@@ -127,6 +134,45 @@ class Bus:
                 description="Compute job inputs and results (.npz / .npy)",
                 storage=api.StorageType.FILE,
                 replicas=s.stream_replicas,
+            )
+        )
+
+        await self.ensure_stream(
+            api.StreamConfig(
+                name=EVENTS_STREAM,
+                description="What happened in the city: events.<service>.<kind>.<id> (JSON)",
+                subjects=[EVENTS_SUBJECTS],
+                retention=api.RetentionPolicy.LIMITS,
+                storage=api.StorageType.FILE,
+                num_replicas=s.stream_replicas,
+                duplicate_window=float(s.dedup_window_s),
+            )
+        )
+        await self.ensure_stream(
+            api.StreamConfig(
+                name=AUDIT_STREAM,
+                description="Audit records: audit.<service>.<kind>.<id> (JSON): who did what, when, why",
+                subjects=[AUDIT_SUBJECTS],
+                retention=api.RetentionPolicy.LIMITS,
+                storage=api.StorageType.FILE,
+                num_replicas=s.stream_replicas,
+                duplicate_window=float(s.dedup_window_s),
+            )
+        )
+        await self.ensure_bucket(
+            self._bucket(
+                TENANTS_BUCKET,
+                "Tenant status for token checks: tenant → {district, status, enabled} (JSON), by governance",
+            )
+        )
+        await self.ensure_bucket(
+            self._bucket(PEAKS_BUCKET, "The peaks: one key `registry` → every peak (JSON), compare-and-set")
+        )
+        await self.ensure_bucket(
+            self._bucket(
+                AWARDS_BUCKET,
+                "The award ledger: claim.<id> → decision (JSON, create-only); technology.* and "
+                "recognition.* guard the once-per-technology and highest-level-only rules",
             )
         )
 

@@ -33,3 +33,7 @@ class Unavailable(CitymeshError):
 
 class PermissionDenied(CitymeshError):
     """The caller may not do this."""
+
+
+class Unauthenticated(CitymeshError):
+    """The caller's credentials are missing, forged or expired."""

@@ -22,8 +22,8 @@ from grpc_reflection.v1alpha import reflection
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from citymesh.runtime import errors
-from citymesh.runtime.bus import Bus
+from citymesh.runtime import auth, errors
+from citymesh.runtime.bus import TENANTS_BUCKET, Bus
 from citymesh.runtime.logs import configure_logging
 from citymesh.runtime.settings import ServiceSettings
 from citymesh.runtime.telemetry import extract, setup_telemetry
@@ -38,6 +38,7 @@ STATUS_OF: dict[type[errors.CitymeshError], grpc.StatusCode] = {
     errors.ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
     errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
 }
 
 
@@ -215,7 +216,13 @@ async def running(app: App, settings: ServiceSettings) -> AsyncIterator[Running]
             ("grpc.max_send_message_length", settings.max_message_bytes),
             ("grpc.so_reuseport", 0),
         ]
-        server = grpc.aio.server(interceptors=[_Interceptor(app.name)], options=options)
+        interceptors: list[grpc.aio.ServerInterceptor] = [_Interceptor(app.name)]
+        if settings.auth_public_key:
+            status = auth.TenantStatus(await bus.kv(TENANTS_BUCKET), settings.auth_status_ttl_s)
+            interceptors.append(
+                auth.AuthInterceptor(auth.load_public_key(settings.auth_public_key), status.check)
+            )
+        server = grpc.aio.server(interceptors=interceptors, options=options)
         app.register(server)
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -30,6 +30,14 @@ class ServiceSettings(BaseSettings):
         7 * 24 * 3600, gt=0, description="Seconds the TELEMETRY stream keeps a batch."
     )
     dedup_window_s: int = Field(600, gt=0, description="Seconds within which a batch id is stored once.")
+    auth_public_key: str = Field(
+        "",
+        description="Governance's Ed25519 public key (PEM; literal \\n allowed). Set: every call needs "
+        "a token governance signed; empty: no authentication (development).",
+    )
+    auth_status_ttl_s: float = Field(
+        2.0, ge=0, description="Seconds a tenant's status (active or suspended) is cached by the token check."
+    )
 
 
 def settings_table(classes: list[type[ServiceSettings]]) -> str:

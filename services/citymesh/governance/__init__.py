@@ -1,0 +1,1 @@
+"""The governance service: the digital governance center, "the brain" of the platform."""

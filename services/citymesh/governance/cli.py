@@ -1,0 +1,141 @@
+"""`citymesh peaks` and `citymesh awards`: the governance center's tables in a terminal.
+
+The address is --address, else CITYMESH_GOVERNANCE_ADDRESS, else the one `citymesh up` wrote to
+.citymesh/run/ports.json. With authentication on, the token is --token or CITYMESH_TOKEN.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+import grpc
+
+from citymesh.api.governance.v1 import governance_pb2 as pb
+from citymesh.api.governance.v1 import governance_pb2_grpc
+
+STATE_NAMES = {v: k.removeprefix("PEAK_STATE_").lower() for k, v in pb.PeakState.items()}
+KIND_NAMES = {v: k.removeprefix("AWARD_KIND_").lower().replace("_", "-") for k, v in pb.AwardKind.items()}
+
+
+def add_parser(sub: Any) -> None:
+    for name, help_text, func in (
+        ("peaks", "the peaks of each sub-district and their state", _peaks),
+        ("awards", "the award ledger: every decision, the rule applied and why", _awards),
+    ):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument(
+            "--address", help="governance host:port (default: CITYMESH_GOVERNANCE_ADDRESS or `up`'s)"
+        )
+        p.add_argument("--token", help="a token from governance (default: CITYMESH_TOKEN), when auth is on")
+        p.add_argument("--data", type=Path, default=Path(".citymesh"), help="`citymesh up`'s data folder")
+        p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+        if name == "awards":
+            p.add_argument("--enterprise", default="", help="only this enterprise's decisions")
+        p.set_defaults(func=func)
+
+
+def address(args: argparse.Namespace) -> str:
+    if args.address:
+        return str(args.address)
+    if os.environ.get("CITYMESH_GOVERNANCE_ADDRESS"):
+        return os.environ["CITYMESH_GOVERNANCE_ADDRESS"]
+    try:
+        ports = json.loads((args.data / "run" / "ports.json").read_text())
+        return str(ports["services"]["governance"]["address"])
+    except (OSError, KeyError, ValueError):
+        raise SystemExit(
+            "no governance address: pass --address, set CITYMESH_GOVERNANCE_ADDRESS or run `citymesh up`"
+        ) from None
+
+
+def metadata(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
+    token = args.token or os.environ.get("CITYMESH_TOKEN", "")
+    return (("authorization", f"Bearer {token}"),) if token else ()
+
+
+def table(header: list[str], rows: list[list[str]], out: TextIO, right: frozenset[int] = frozenset()) -> None:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    print(line(header), file=out)
+    print("  ".join("-" * w for w in widths), file=out)
+    for r in rows:
+        print(line(r), file=out)
+
+
+def cny(fen: int) -> str:
+    whole, cents = divmod(fen, 100)
+    return f"{whole:,}.{cents:02d}"
+
+
+def peaks_table(response: pb.ListPeaksResponse, out: TextIO) -> None:
+    rows = [
+        [
+            p.district,
+            p.peak_id,
+            p.name or "-",
+            p.enterprise or ("candidates: " + ", ".join(p.candidates) if p.candidates else "-"),
+            STATE_NAMES.get(p.state, "?"),
+            str(p.version),
+        ]
+        for p in response.peaks
+    ]
+    table(["sub-district", "peak", "name", "enterprise", "state", "version"], rows, out, frozenset({5}))
+
+
+def awards_table(response: pb.ListAwardsResponse, out: TextIO) -> None:
+    rows = [
+        [
+            d.claim.claim_id,
+            d.claim.enterprise,
+            KIND_NAMES.get(d.claim.kind, "?"),
+            "granted" if d.granted else "refused",
+            cny(d.amount_fen),
+            d.explanation,
+        ]
+        for d in response.decisions
+    ]
+    table(["claim", "enterprise", "rule", "decision", "CNY", "why"], rows, out, frozenset({4}))
+    print(f"total awarded: {cny(response.total_fen)} CNY", file=out)
+
+
+async def _call(args: argparse.Namespace) -> Any:
+    async with grpc.aio.insecure_channel(address(args)) as channel:
+        stub = governance_pb2_grpc.GovernanceServiceStub(channel)
+        try:
+            if args.command == "peaks":
+                return await stub.ListPeaks(pb.ListPeaksRequest(), metadata=metadata(args), timeout=10)
+            return await stub.ListAwards(
+                pb.ListAwardsRequest(enterprise=args.enterprise), metadata=metadata(args), timeout=10
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise SystemExit(f"governance: {exc.code().name}: {exc.details()}") from None
+
+
+def _print(args: argparse.Namespace, response: Any, render: Any) -> int:
+    if args.json:
+        from google.protobuf.json_format import MessageToDict
+
+        print(json.dumps(MessageToDict(response), indent=2))
+    else:
+        render(response, sys.stdout)
+    return 0
+
+
+def _peaks(args: argparse.Namespace) -> int:
+    return _print(args, asyncio.run(_call(args)), peaks_table)
+
+
+def _awards(args: argparse.Namespace) -> int:
+    return _print(args, asyncio.run(_call(args)), awards_table)

@@ -1,0 +1,231 @@
+"""Tokens governance signs (Ed25519 JWTs), verified locally in every service.
+
+Opt-in: `running()` puts an AuthInterceptor in front of a service only when CITYMESH_AUTH_PUBLIC_KEY
+is set. A token carries the tenant (`sub`), its sub-district, its roles and an expiry; on top of the
+signature, the tenant's current status is read from the `tenants` bucket (cached a few seconds), so
+the tokens of a suspended or retired tenant stop working without waiting for them to expire.
+
+When authentication is off, a service takes the caller from the `x-citymesh-tenant` and
+`x-citymesh-roles` metadata headers, trusted as they are (development only).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+    load_pem_private_key,
+    load_pem_public_key,
+)
+from nats.js.errors import KeyNotFoundError
+from nats.js.kv import KeyValue
+
+from citymesh.runtime import errors
+
+ISSUER = "citymesh-governance"
+ALGORITHM = "EdDSA"
+TENANT_HEADER = "x-citymesh-tenant"
+ROLES_HEADER = "x-citymesh-roles"
+AUTHORIZATION = "authorization"
+ZONE_TENANT = "zone"
+"""The zone's own staff (the zone administrator): not a peak, never suspended."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who calls: a tenant, the sub-district its peak is bound to, and its roles."""
+
+    tenant: str
+    district: str = ""
+    roles: frozenset[str] = frozenset()
+
+    def has(self, role: str) -> bool:
+        return role in self.roles
+
+
+_current: contextvars.ContextVar[Identity | None] = contextvars.ContextVar("citymesh_identity", default=None)
+
+
+def current_identity() -> Identity | None:
+    """The verified caller of the RPC running now; None when authentication is off."""
+    return _current.get()
+
+
+def identity_from_headers(metadata: Sequence[tuple[str, Any]] | None) -> Identity:
+    """The caller as the development headers name it (authentication off)."""
+    md = {k: v for k, v in (metadata or ()) if isinstance(v, str)}
+    roles = frozenset(r.strip() for r in md.get(ROLES_HEADER, "").split(",") if r.strip())
+    return Identity(tenant=md.get(TENANT_HEADER, ""), roles=roles)
+
+
+def caller(metadata: Sequence[tuple[str, Any]] | None) -> Identity:
+    """The caller of the RPC running now: the verified token's identity when authentication is on,
+    else the development headers."""
+    return current_identity() or identity_from_headers(metadata)
+
+
+def load_public_key(pem: str) -> Ed25519PublicKey:
+    try:
+        key = load_pem_public_key(pem.replace("\\n", "\n").encode())
+    except ValueError as exc:
+        raise errors.InvalidArgument(f"the auth public key is not a PEM public key: {exc}") from exc
+    if not isinstance(key, Ed25519PublicKey):
+        raise errors.InvalidArgument("the auth public key is not an Ed25519 key")
+    return key
+
+
+def load_private_key(pem: str) -> Ed25519PrivateKey:
+    try:
+        key = load_pem_private_key(pem.replace("\\n", "\n").encode(), password=None)
+    except ValueError as exc:
+        raise errors.InvalidArgument(f"the signing key is not an unencrypted PEM private key: {exc}") from exc
+    if not isinstance(key, Ed25519PrivateKey):
+        raise errors.InvalidArgument("the signing key is not an Ed25519 key")
+    return key
+
+
+def new_key_pair() -> tuple[str, str]:
+    """A fresh Ed25519 key pair as (private PEM, public PEM)."""
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
+    public = key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+    return private, public
+
+
+def sign(key: Ed25519PrivateKey, identity: Identity, expires_at: float, now: float | None = None) -> str:
+    """A token for `identity`, valid until `expires_at` (Unix seconds)."""
+    issued = time.time() if now is None else now
+    claims = {
+        "iss": ISSUER,
+        "sub": identity.tenant,
+        "district": identity.district,
+        "roles": sorted(identity.roles),
+        "iat": int(issued),
+        "exp": int(expires_at),
+    }
+    return jwt.encode(claims, key, algorithm=ALGORITHM)
+
+
+def verify(token: str, key: Ed25519PublicKey, leeway_s: float = 0.0) -> Identity:
+    """The identity of a token governance signed; Unauthenticated if it is forged, expired or malformed."""
+    try:
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            leeway=leeway_s,
+            options={"require": ["exp", "iat", "sub", "iss"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise errors.Unauthenticated("the token has expired; ask governance for a new one") from exc
+    except jwt.InvalidTokenError as exc:
+        raise errors.Unauthenticated(f"the token is not one governance signed: {exc}") from exc
+    roles = claims.get("roles", [])
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise errors.Unauthenticated("the token's roles are not a list of names")
+    return Identity(
+        tenant=str(claims["sub"]), district=str(claims.get("district", "")), roles=frozenset(roles)
+    )
+
+
+TenantCheck = Callable[[str], Awaitable[None]]
+"""Raises PermissionDenied when the tenant may no longer act (suspended, retired, unknown)."""
+
+
+class TenantStatus:
+    """Reads a tenant's status from the `tenants` bucket (written by governance), cached `ttl_s`."""
+
+    def __init__(self, bucket: KeyValue, ttl_s: float) -> None:
+        self._bucket = bucket
+        self._ttl_s = ttl_s
+        self._cache: dict[str, tuple[float, str]] = {}
+
+    async def check(self, tenant: str) -> None:
+        if tenant == ZONE_TENANT:
+            return
+        now = time.monotonic()
+        cached = self._cache.get(tenant)
+        if cached is not None and now - cached[0] < self._ttl_s:
+            status = cached[1]
+        else:
+            try:
+                entry = await self._bucket.get(tenant)
+                status = str(json.loads(entry.value or b"{}").get("status", "unknown"))
+            except KeyNotFoundError:
+                status = "unknown"
+            self._cache[tenant] = (now, status)
+        if status not in ("signed", "active"):
+            raise errors.PermissionDenied(f"tenant {tenant} is {status}; its tokens do not work")
+
+
+class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Every RPC but health and reflection needs `authorization: Bearer <token>`: a token governance
+    signed, not expired, of a tenant that is signed or active. The verified identity is available
+    to the servicer through `current_identity()`."""
+
+    def __init__(self, key: Ed25519PublicKey, tenant_check: TenantCheck | None = None) -> None:
+        self._key = key
+        self._check = tenant_check
+
+    async def identify(self, metadata: Sequence[tuple[str, Any]] | None) -> Identity:
+        values = [v for k, v in (metadata or ()) if k == AUTHORIZATION and isinstance(v, str)]
+        if not values:
+            raise errors.Unauthenticated("no token: send `authorization: Bearer <token>` from governance")
+        scheme, _, token = values[0].partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise errors.Unauthenticated("the authorization header is not `Bearer <token>`")
+        identity = verify(token.strip(), self._key)
+        if self._check is not None:
+            await self._check(identity.tenant)
+        return identity
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None or details.method.startswith(("/grpc.health", "/grpc.reflection")):
+            return handler
+        metadata = details.invocation_metadata
+        identify = self.identify
+
+        def unary(behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+            async def run(request: Any, ctx: grpc.aio.ServicerContext) -> Any:
+                token = _current.set(await identify(metadata))
+                try:
+                    return await behavior(request, ctx)
+                finally:
+                    _current.reset(token)
+
+            return run
+
+        def streaming(behavior: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
+            async def run(request: Any, ctx: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+                _current.set(await identify(metadata))
+                async for item in behavior(request, ctx):
+                    yield item
+
+            return run
+
+        des, ser = handler.request_deserializer, handler.response_serializer
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(unary(handler.unary_unary), des, ser)
+        if handler.stream_unary:
+            return grpc.stream_unary_rpc_method_handler(unary(handler.stream_unary), des, ser)
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(streaming(handler.unary_stream), des, ser)
+        return grpc.stream_stream_rpc_method_handler(streaming(handler.stream_stream), des, ser)
