@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from citymesh.runtime.natsd import NatsServer
+
+# CI runs property tests on a fixed seed, so a submission's verdict does not depend on the draw;
+# everywhere else each run explores new examples (and keeps failures in .hypothesis/).
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 
 @pytest.fixture
