@@ -47,6 +47,15 @@ def worker_process(nats_url: str, worker_id: str, log: Path) -> Iterator[subproc
         proc.wait(10)
 
 
+async def active_jobs(nats_url: str) -> tuple[str, ...]:
+    bus = await Bus.connect(ServiceSettings(nats_url=nats_url), name="test")
+    try:
+        usage = await (await JobStore.open(bus)).usage_of("alibaba-cloud")
+        return tuple(usage.active)
+    finally:
+        await bus.close()
+
+
 @pytest.mark.integration
 async def test_a_job_whose_worker_is_killed_is_redelivered_and_completes_once(
     nats_server: NatsServer, start_compute: StartCompute, tmp_path: Path
@@ -55,6 +64,14 @@ async def test_a_job_whose_worker_is_killed_is_redelivered_and_completes_once(
     terrain = rng.normal(0.0, 1.0, (200, 200))
     depth = rng.uniform(0.0, 0.1, (200, 200))
     params = {"steps": 30_000, "rain_m": 0.0001}
+
+    async def jobs_waiting() -> int:
+        bus = await Bus.connect(ServiceSettings(nats_url=nats_server.url), name="test")
+        try:
+            return int((await bus.js.stream_info("JOBS")).state.messages)
+        finally:
+            await bus.close()
+
     async with start_compute(workers=0, ack_wait_s=ACK_WAIT_S) as compute:
         me = compute.as_tenant("alibaba-cloud")
         job = await me.submit("flood_sim", {"terrain": terrain, "depth": depth}, params)
@@ -70,6 +87,10 @@ async def test_a_job_whose_worker_is_killed_is_redelivered_and_completes_once(
             a.wait(10)
         with worker_process(nats_server.url, "worker-b", tmp_path / "b.log"):
             done = await me.finished(job.job_id, timeout=90)
+            # Worker-b acks the message and releases the quota just after the record says
+            # SUCCEEDED: wait for both while it still runs (the test then SIGKILLs it).
+            await eventually(jobs_waiting, lambda n: n == 0, 10, "JOBS empty")
+            await eventually(lambda: active_jobs(nats_server.url), lambda a: a == (), 10, "quota released")
         assert done.state == pb.JOB_STATE_SUCCEEDED, done.error
         assert done.attempts == 2
 
@@ -91,10 +112,7 @@ async def test_a_job_whose_worker_is_killed_is_redelivered_and_completes_once(
                 f"results/{job.job_id}/max_depth.npy",
             ]
         )
-        # The message is acknowledged just after the record says SUCCEEDED.
-        await eventually(
-            lambda: bus.js.stream_info("JOBS"), lambda i: i.state.messages == 0, 10, "JOBS empty"
-        )
+        assert (await bus.js.stream_info("JOBS")).state.messages == 0
         usage = await store.usage_of("alibaba-cloud")
         assert usage.active == ()
         assert usage.core_seconds == pytest.approx(done.core_seconds)
