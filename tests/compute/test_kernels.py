@@ -178,6 +178,20 @@ def test_density_matches_reference(sigma: float) -> None:
     close(fast["density"], ref["density"], atol=1e-12 * ref["density"].max())
 
 
+@pytest.mark.parametrize(("nx", "ny", "sigma"), [(7, 5, 3.0), (1, 40, 2.0), (33, 1, 1.5), (64, 50, 0.5)])
+def test_density_without_weights_counts_and_matches_reference(nx: int, ny: int, sigma: float) -> None:
+    # Counted (int32) without weights, the same as with weights of 1; small grids under wide blurs
+    # (the ring of rows longer than the grid), single rows and columns, thousands of detections.
+    rng = np.random.default_rng(11)
+    x = rng.uniform(-20, nx * 10 + 20, 5000)
+    y = rng.uniform(-20, ny * 10 + 20, 5000)
+    params = {"nx": nx, "ny": ny, "sigma_cells": sigma}
+    fast, ref = both("density_heatmap", {"x": x, "y": y}, params)
+    close(fast["density"], ref["density"], atol=1e-12 * ref["density"].max())
+    weighted, _ = both("density_heatmap", {"x": x, "y": y, "weight": np.ones(5000)}, params)
+    close(fast["density"], weighted["density"], atol=1e-12 * ref["density"].max())
+
+
 def test_density_of_no_detection_is_zero_and_one_detection_keeps_its_mass() -> None:
     fast, ref = both("density_heatmap", {"x": [], "y": []}, {"nx": 8, "ny": 8})
     assert not fast["density"].any()
