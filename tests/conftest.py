@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
+from citymesh.launcher.process import free_port
 from citymesh.runtime.natsd import NatsServer
+
+__all__ = ["free_port", "nats_server"]
 
 # CI runs property tests on a fixed seed, so a submission's verdict does not depend on the draw;
 # everywhere else each run explores new examples (and keeps failures in .hypothesis/).
@@ -25,10 +27,3 @@ def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
         yield server
     finally:
         server.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port

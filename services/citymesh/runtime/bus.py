@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 import nats
 from nats.aio.client import Client
@@ -260,7 +259,3 @@ class Bus:
             await self.nc.drain()
         except Exception as exc:  # a connection lost at shutdown has nothing left to drain
             log.warning("nats drain failed: %s", exc)
-
-
-def headers_of(msg: Any) -> dict[str, str]:
-    return dict(msg.headers or {})
