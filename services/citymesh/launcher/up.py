@@ -82,6 +82,7 @@ class Launcher:
         self.screen = Screen(out, tty=out.isatty())
         self.stop = asyncio.Event()
         self.hurry = False
+        self.first_signal = 0.0
         self.nats: NatsServer | None = None
         self.services: list[ServiceProcess] = []
         self.sim_stats: SimulationStats | None = None
@@ -127,9 +128,14 @@ class Launcher:
         return 1 if code or self.failed else 0
 
     def _on_signal(self) -> None:
-        if self.stop.is_set():
+        # A second signal a second or more after the first means "now". Closer together they are
+        # one request delivered twice (`timeout`, or a supervisor, signals the process and its group).
+        now = time.monotonic()
+        if self.stop.is_set() and now - self.first_signal >= 1.0:
             self.hurry = True
             self.screen.say("stopping now (SIGKILL)")
+        if not self.stop.is_set():
+            self.first_signal = now
         self.stop.set()
 
     async def _start(self) -> int:
