@@ -306,3 +306,13 @@ def test_helm_lint_finds_nothing_but_the_unfetched_nats_chart(case: str) -> None
         if m["severity"] >= 2 and "missing these dependencies: nats" not in m["error"]
     ]
     assert not problems
+
+
+def test_with_tokens_every_pod_verifies_them_and_only_governance_signs() -> None:
+    chart = rendered("edge")
+    for workload in chart.workloads():
+        env = {e["name"]: e for e in pod_spec(workload)["containers"][0]["env"]}
+        public = env["CITYMESH_AUTH_PUBLIC_KEY"]["valueFrom"]["secretKeyRef"]
+        assert (public["name"], public["key"]) == ("citymesh-auth", "public-key")
+        governs = pod_spec(workload)["containers"][0]["args"] == ["serve", "governance"]
+        assert ("CITYMESH_SIGNING_KEY" in env) is governs, workload["metadata"]["name"]

@@ -15,9 +15,9 @@ from citymesh.runtime.settings import ServiceSettings
 from tests.chart.render import CASES, Manifest, Rendered, pod_spec, rendered
 from tests.chart.test_manifests import settings_of
 
-PENDING = {"governance", "peak"}
-"""Services the chart does not run by default yet: governance (its signing key needs a Secret in
-the chart), peak (issue 6). Each is checked like the others wherever values enable it."""
+PENDING = {"peak"}
+"""Services the chart does not run by default yet: peak (issue 6). Checked like the others wherever
+values enable it."""
 
 SERVEABLE = {**cli.SERVICES, **cli.PROCESSES}
 """Every `citymesh serve` command: the services and the worker processes."""

@@ -171,6 +171,9 @@ template ranges over this one list: (include "citymesh.workloads" . | fromYaml).
 {{- fail (printf "citymesh: streamReplicas is %d but the NATS chart runs %d server(s); a JetStream stream cannot have more replicas than servers (enable nats.config.cluster with enough replicas, or lower streamReplicas)" (.Values.streamReplicas | int) $servers) }}
 {{- end }}
 {{- end }}
+{{- if and .Values.auth.enabled (not .Values.auth.existingSecret) }}
+{{- fail "citymesh: auth.enabled needs auth.existingSecret, the Secret holding governance's Ed25519 keys (keys signing-key and public-key, PEM)" }}
+{{- end }}
 {{- if and .Values.natsAuth.enabled (not .Values.natsAuth.existingSecret) }}
 {{- fail "citymesh: natsAuth.enabled needs natsAuth.existingSecret, the Secret holding each NATS user's password (see infra/nats/)" }}
 {{- end }}
