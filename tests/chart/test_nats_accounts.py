@@ -16,6 +16,7 @@ from typing import Any
 
 import grpc
 import nats
+import numpy as np
 import pytest
 from nats.aio.client import Client
 
@@ -204,3 +205,32 @@ async def test_exchange_cannot_publish_readings(server: int) -> None:
         await nc.publish("telemetry.gouzhao", b"forged")
         await nc.flush()
         await violations.wait_for('publish to "telemetry.gouzhao"')
+
+
+async def test_compute_its_workers_and_governance_run_as_their_own_users(server: int) -> None:
+    from citymesh.api.compute.v1 import compute_pb2, compute_pb2_grpc
+    from citymesh.api.governance.v1 import governance_pb2, governance_pb2_grpc
+    from citymesh.compute import app as compute_app
+    from citymesh.compute import worker_app
+    from citymesh.governance import app as governance_app
+    from tests.compute.conftest import Tenant
+
+    ps = compute_app.Settings(nats_url=url(server, "compute"), listen="127.0.0.1:0", workers=0)
+    ws = worker_app.Settings(nats_url=url(server, "compute-worker"), listen="127.0.0.1:0")
+    gs = governance_app.Settings(nats_url=url(server, "governance"), listen="127.0.0.1:0")
+    async with (
+        running(governance_app.App(gs), gs) as g,
+        running(compute_app.App(ps), ps) as c,
+        running(worker_app.App(ws), ws),
+        grpc.aio.insecure_channel(f"127.0.0.1:{g.port}") as gch,
+        grpc.aio.insecure_channel(f"127.0.0.1:{c.port}") as cch,
+    ):
+        peaks = await governance_pb2_grpc.GovernanceServiceStub(gch).ListPeaks(
+            governance_pb2.ListPeaksRequest()
+        )
+        assert len(peaks.peaks) == 5
+        tenant = Tenant(compute_pb2_grpc.ComputeServiceStub(cch), "alibaba-cloud")
+        terrain = np.zeros((8, 8))
+        job = await tenant.submit("flood_sim", {"terrain": terrain, "depth": terrain}, {"steps": 3})
+        done = await tenant.finished(job.job_id, timeout=60)
+        assert done.state == compute_pb2.JOB_STATE_SUCCEEDED, done.error
