@@ -35,6 +35,7 @@ class Echo:
 
     name = "echo"
     service_names = [SERVICE]  # noqa: RUF012
+    resources: list[str] = []  # noqa: RUF012
 
     async def start(self, bus: Bus) -> None:
         self.bus = bus

@@ -11,7 +11,7 @@ from citymesh.collection.domain import Limits
 from citymesh.collection.ingest import Ingestor
 from citymesh.collection.registry import Registry
 from citymesh.collection.servicer import SERVICE, CollectionServicer, add_to_server
-from citymesh.runtime.bus import DEVICES_BUCKET, Bus
+from citymesh.runtime.bus import DEVICES_BUCKET, TELEMETRY_STREAM, Bus
 from citymesh.runtime.settings import ServiceSettings
 
 
@@ -33,6 +33,7 @@ class Settings(ServiceSettings):
 class App:
     name = "collection"
     service_names: ClassVar[list[str]] = [SERVICE]
+    resources: ClassVar[list[str]] = [TELEMETRY_STREAM, DEVICES_BUCKET]
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

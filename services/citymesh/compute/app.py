@@ -20,7 +20,7 @@ from citymesh.compute.service import ComputeService
 from citymesh.compute.servicer import SERVICE, ComputeServicer, add_to_server
 from citymesh.compute.store import JobStore
 from citymesh.compute.worker import Worker, default_worker_id
-from citymesh.runtime.bus import Bus
+from citymesh.runtime.bus import COMPUTE_RESOURCES, Bus
 from citymesh.runtime.settings import ServiceSettings
 
 
@@ -110,6 +110,7 @@ def batch_api() -> Any:
 class App:
     name = "compute"
     service_names: ClassVar[list[str]] = [SERVICE]
+    resources: ClassVar[list[str]] = COMPUTE_RESOURCES
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

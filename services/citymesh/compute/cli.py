@@ -244,13 +244,15 @@ def _kernels(args: argparse.Namespace) -> int:
 def _exec(args: argparse.Namespace) -> int:
     from citymesh.compute.kubernetes import execute_in_pod
     from citymesh.compute.store import JobStore
-    from citymesh.runtime.bus import Bus
+    from citymesh.runtime.bus import COMPUTE_RESOURCES, Bus
     from citymesh.runtime.settings import ServiceSettings
 
     shard = args.shard if args.shard is not None else int(os.environ.get("JOB_COMPLETION_INDEX", "0"))
 
     async def main() -> int:
-        bus = await Bus.connect(ServiceSettings(), name="compute-job")  # type: ignore[call-arg]
+        bus = await Bus.connect(  # type: ignore[call-arg]
+            ServiceSettings(), name="compute-job", resources=COMPUTE_RESOURCES
+        )
         try:
             await execute_in_pod(await JobStore.open(bus), args.job_id, shard, args.shards)
         finally:

@@ -16,7 +16,7 @@ from citymesh.compute.app import WorkerSettings, batch_api
 from citymesh.compute.kubernetes import KubernetesExecutor
 from citymesh.compute.store import JobStore
 from citymesh.compute.worker import Worker, default_worker_id
-from citymesh.runtime.bus import Bus
+from citymesh.runtime.bus import COMPUTE_RESOURCES, Bus
 
 
 class Settings(WorkerSettings):
@@ -26,6 +26,7 @@ class Settings(WorkerSettings):
 class App:
     name = "compute-worker"
     service_names: ClassVar[list[str]] = []
+    resources: ClassVar[list[str]] = COMPUTE_RESOURCES
 
     def __init__(self, settings: WorkerSettings) -> None:
         self.settings = settings

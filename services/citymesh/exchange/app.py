@@ -15,7 +15,7 @@ from citymesh.exchange.materialiser import Materialiser
 from citymesh.exchange.servicer import ExchangeServicer
 from citymesh.exchange.store import Store
 from citymesh.exchange.subscriptions import SubscriptionHub
-from citymesh.runtime.bus import DEVICES_BUCKET, Bus
+from citymesh.runtime.bus import DEVICES_BUCKET, TELEMETRY_STREAM, Bus
 from citymesh.runtime.settings import ServiceSettings
 
 
@@ -57,6 +57,7 @@ class App:
     def __init__(self, settings: Settings) -> None:
         self.name = "exchange"
         self.service_names = [exchange_pb2.DESCRIPTOR.services_by_name["ExchangeService"].full_name]
+        self.resources = [TELEMETRY_STREAM, DEVICES_BUCKET]
         self.settings = settings
         self.store = Store(
             settings.db_path,

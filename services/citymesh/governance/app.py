@@ -11,7 +11,7 @@ from citymesh.api.governance.v1 import governance_pb2, governance_pb2_grpc
 from citymesh.governance.service import Governance
 from citymesh.governance.servicer import GovernanceServicer
 from citymesh.governance.store import AwardLedger, PeakStore
-from citymesh.runtime.bus import Bus
+from citymesh.runtime.bus import AUDIT_STREAM, AWARDS_BUCKET, EVENTS_STREAM, PEAKS_BUCKET, TENANTS_BUCKET, Bus
 from citymesh.runtime.settings import ServiceSettings
 
 
@@ -36,6 +36,7 @@ class App:
     def __init__(self, settings: Settings) -> None:
         self.name = "governance"
         self.service_names = [governance_pb2.DESCRIPTOR.services_by_name["GovernanceService"].full_name]
+        self.resources = [EVENTS_STREAM, AUDIT_STREAM, TENANTS_BUCKET, PEAKS_BUCKET, AWARDS_BUCKET]
         self.settings = settings
         self.governance: Governance | None = None
 

@@ -1,12 +1,13 @@
 """The NATS side of a service: one connection per process, and the platform's JetStream layout.
 
-Every stream and bucket is declared here, idempotently, by whichever service starts first.
+Every stream and bucket is defined here; each service declares, idempotently, those it uses.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Iterable
 
 import nats
 from nats.aio.client import Client
@@ -38,6 +39,10 @@ PEAKS_BUCKET = "governance-peaks"
 AWARDS_BUCKET = "award-ledger"
 
 
+COMPUTE_RESOURCES = [JOBS_STREAM, JOBS_BUCKET, COMPUTE_USAGE_BUCKET, ARTIFACTS_STORE]
+"""What the compute API and its workers use."""
+
+
 def telemetry_subject(district: str) -> str:
     """The subject of a batch of readings from one sub-district (its lowercase name)."""
     return f"telemetry.{district}"
@@ -58,7 +63,11 @@ class Bus:
         self._closing: list[bool] = []
 
     @classmethod
-    async def connect(cls, settings: ServiceSettings, name: str) -> Bus:
+    async def connect(
+        cls, settings: ServiceSettings, name: str, resources: Iterable[str] | None = None
+    ) -> Bus:
+        """Connect, and declare `resources` (the names of the streams and buckets this process
+        uses; all of the platform's when None)."""
         closing: list[bool] = []
 
         async def on_error(exc: Exception) -> None:
@@ -86,94 +95,108 @@ class Bus:
             raise errors.Unavailable(f"cannot connect to NATS at {settings.nats_url}: {exc}") from exc
         bus = cls(nc, settings)
         bus._closing = closing
-        await bus.declare()
+        await bus.declare(resources)
         return bus
 
-    async def declare(self) -> None:
-        """Create or update the platform's streams and buckets to their configured shape."""
-        s = self.settings
-        await self.ensure_stream(
-            api.StreamConfig(
-                name=TELEMETRY_STREAM,
-                description="Batches of readings accepted by collection, one subject per sub-district",
-                subjects=[TELEMETRY_SUBJECTS],
-                retention=api.RetentionPolicy.LIMITS,
-                storage=api.StorageType.FILE,
-                num_replicas=s.stream_replicas,
-                max_age=float(s.telemetry_max_age_s),
-                duplicate_window=float(s.dedup_window_s),
-                max_msg_size=s.max_message_bytes,
-            )
-        )
-        await self.ensure_bucket(
-            self._bucket(DEVICES_BUCKET, "The device registry: device id → Device (protobuf)")
-        )
-        await self.ensure_stream(
-            api.StreamConfig(
-                name=JOBS_STREAM,
-                description="Compute jobs waiting for a worker: jobs.<tenant>.<priority>, the job id",
-                subjects=[JOBS_SUBJECTS],
-                retention=api.RetentionPolicy.WORK_QUEUE,
-                storage=api.StorageType.FILE,
-                num_replicas=s.stream_replicas,
-                duplicate_window=float(s.dedup_window_s),
-            )
-        )
-        await self.ensure_bucket(
-            self._bucket(JOBS_BUCKET, "Compute jobs: job id → its state (JSON), changed by compare-and-set")
-        )
-        await self.ensure_bucket(
-            self._bucket(
-                COMPUTE_USAGE_BUCKET, "Compute quota use: tenant → active jobs and core-seconds today (JSON)"
-            )
-        )
-        await self.ensure_object_store(
-            api.ObjectStoreConfig(
-                bucket=ARTIFACTS_STORE,
-                description="Compute job inputs and results (.npz / .npy)",
-                storage=api.StorageType.FILE,
-                replicas=s.stream_replicas,
-            )
-        )
+    async def declare(self, resources: Iterable[str] | None = None) -> None:
+        """Create or update streams and buckets to their configured shape: the named ones (each
+        service declares what it uses, so its NATS user needs rights on nothing else), or all of
+        the platform's when None."""
+        declarations = self._declarations()
+        for name in declarations if resources is None else resources:
+            await declarations[name]()
 
-        await self.ensure_stream(
-            api.StreamConfig(
-                name=EVENTS_STREAM,
-                description="What happened in the city: events.<service>.<kind>.<id> (JSON)",
-                subjects=[EVENTS_SUBJECTS],
-                retention=api.RetentionPolicy.LIMITS,
-                storage=api.StorageType.FILE,
-                num_replicas=s.stream_replicas,
-                duplicate_window=float(s.dedup_window_s),
-            )
-        )
-        await self.ensure_stream(
-            api.StreamConfig(
-                name=AUDIT_STREAM,
-                description="Audit records: audit.<service>.<kind>.<id> (JSON): who did what, when, why",
-                subjects=[AUDIT_SUBJECTS],
-                retention=api.RetentionPolicy.LIMITS,
-                storage=api.StorageType.FILE,
-                num_replicas=s.stream_replicas,
-                duplicate_window=float(s.dedup_window_s),
-            )
-        )
-        await self.ensure_bucket(
-            self._bucket(
-                TENANTS_BUCKET,
-                "Tenant status for token checks: tenant → {district, status, enabled} (JSON), by governance",
-            )
-        )
-        await self.ensure_bucket(
-            self._bucket(PEAKS_BUCKET, "The peaks: one key `registry` → every peak (JSON), compare-and-set")
-        )
-        await self.ensure_bucket(
-            self._bucket(
-                AWARDS_BUCKET,
-                "The award ledger: claim.<id> → decision (JSON, create-only); technology.* and "
-                "recognition.* guard the once-per-technology and highest-level-only rules",
-            )
-        )
+    def _declarations(self) -> dict[str, Callable[[], Awaitable[object]]]:
+        """Every stream and bucket of the platform, by name, and how to declare it."""
+        s = self.settings
+        return {
+            TELEMETRY_STREAM: lambda: self.ensure_stream(
+                api.StreamConfig(
+                    name=TELEMETRY_STREAM,
+                    description="Batches of readings accepted by collection, one subject per sub-district",
+                    subjects=[TELEMETRY_SUBJECTS],
+                    retention=api.RetentionPolicy.LIMITS,
+                    storage=api.StorageType.FILE,
+                    num_replicas=s.stream_replicas,
+                    max_age=float(s.telemetry_max_age_s),
+                    duplicate_window=float(s.dedup_window_s),
+                    max_msg_size=s.max_message_bytes,
+                )
+            ),
+            DEVICES_BUCKET: lambda: self.ensure_bucket(
+                self._bucket(DEVICES_BUCKET, "The device registry: device id → Device (protobuf)")
+            ),
+            JOBS_STREAM: lambda: self.ensure_stream(
+                api.StreamConfig(
+                    name=JOBS_STREAM,
+                    description="Compute jobs waiting for a worker: jobs.<tenant>.<priority>, the job id",
+                    subjects=[JOBS_SUBJECTS],
+                    retention=api.RetentionPolicy.WORK_QUEUE,
+                    storage=api.StorageType.FILE,
+                    num_replicas=s.stream_replicas,
+                    duplicate_window=float(s.dedup_window_s),
+                )
+            ),
+            JOBS_BUCKET: lambda: self.ensure_bucket(
+                self._bucket(
+                    JOBS_BUCKET, "Compute jobs: job id → its state (JSON), changed by compare-and-set"
+                )
+            ),
+            COMPUTE_USAGE_BUCKET: lambda: self.ensure_bucket(
+                self._bucket(
+                    COMPUTE_USAGE_BUCKET,
+                    "Compute quota use: tenant → active jobs and core-seconds today (JSON)",
+                )
+            ),
+            ARTIFACTS_STORE: lambda: self.ensure_object_store(
+                api.ObjectStoreConfig(
+                    bucket=ARTIFACTS_STORE,
+                    description="Compute job inputs and results (.npz / .npy)",
+                    storage=api.StorageType.FILE,
+                    replicas=s.stream_replicas,
+                )
+            ),
+            EVENTS_STREAM: lambda: self.ensure_stream(
+                api.StreamConfig(
+                    name=EVENTS_STREAM,
+                    description="What happened in the city: events.<service>.<kind>.<id> (JSON)",
+                    subjects=[EVENTS_SUBJECTS],
+                    retention=api.RetentionPolicy.LIMITS,
+                    storage=api.StorageType.FILE,
+                    num_replicas=s.stream_replicas,
+                    duplicate_window=float(s.dedup_window_s),
+                )
+            ),
+            AUDIT_STREAM: lambda: self.ensure_stream(
+                api.StreamConfig(
+                    name=AUDIT_STREAM,
+                    description="Audit records: audit.<service>.<kind>.<id> (JSON): who did what, when, why",
+                    subjects=[AUDIT_SUBJECTS],
+                    retention=api.RetentionPolicy.LIMITS,
+                    storage=api.StorageType.FILE,
+                    num_replicas=s.stream_replicas,
+                    duplicate_window=float(s.dedup_window_s),
+                )
+            ),
+            TENANTS_BUCKET: lambda: self.ensure_bucket(
+                self._bucket(
+                    TENANTS_BUCKET,
+                    "Tenant status for token checks: tenant → {district, status, enabled} (JSON), by governance",
+                )
+            ),
+            PEAKS_BUCKET: lambda: self.ensure_bucket(
+                self._bucket(
+                    PEAKS_BUCKET, "The peaks: one key `registry` → every peak (JSON), compare-and-set"
+                )
+            ),
+            AWARDS_BUCKET: lambda: self.ensure_bucket(
+                self._bucket(
+                    AWARDS_BUCKET,
+                    "The award ledger: claim.<id> → decision (JSON, create-only); technology.* and "
+                    "recognition.* guard the once-per-technology and highest-level-only rules",
+                )
+            ),
+        }
 
     def _bucket(self, name: str, description: str) -> api.KeyValueConfig:
         """A KV bucket of the platform: latest value per key, on file, replicated like the streams."""

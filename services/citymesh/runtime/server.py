@@ -60,6 +60,11 @@ class App(Protocol):
     def service_names(self) -> list[str]:
         """Full gRPC service names it serves, for health and reflection."""
 
+    @property
+    def resources(self) -> list[str]:
+        """The streams and buckets it uses (runtime.bus names): declared at start, and the only
+        ones its NATS user needs rights on."""
+
     async def start(self, bus: Bus) -> None: ...
     def register(self, server: grpc.aio.Server) -> None: ...
     async def stop(self) -> None: ...
@@ -208,7 +213,10 @@ class Running:
 async def running(app: App, settings: ServiceSettings) -> AsyncIterator[Running]:
     """Start `app` and its gRPC server; on exit stop them in the graceful order."""
     telemetry = setup_telemetry(app.name)
-    bus = await Bus.connect(settings, name=app.name)
+    resources = list(app.resources)
+    if settings.auth_public_key:
+        resources.append(TENANTS_BUCKET)  # the token check reads tenants' status
+    bus = await Bus.connect(settings, name=app.name, resources=resources)
     try:
         await app.start(bus)
         options = [
