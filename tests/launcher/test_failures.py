@@ -13,6 +13,7 @@ from citymesh.launcher import SERVICES, Launcher, Options
 from citymesh.launcher.process import alive
 from citymesh.launcher.up import write_json
 from citymesh.runtime.natsd import NatsServer
+from tests.polling import eventually
 
 
 @pytest.mark.integration
@@ -34,10 +35,8 @@ async def test_a_service_that_cannot_start_stops_everything_with_its_last_log_li
 async def test_a_second_launcher_on_the_same_data_refuses_to_start(tmp_path: Path) -> None:
     first = Launcher(Options(tmp_path, services=(), simulator=False), io.StringIO())
     running = asyncio.create_task(first.run())
-    deadline = asyncio.get_running_loop().time() + 30
-    while not (tmp_path / "run" / "ports.json").exists():
-        assert asyncio.get_running_loop().time() < deadline
-        await asyncio.sleep(0.05)
+    ports = tmp_path / "run" / "ports.json"
+    await eventually(lambda: asyncio.sleep(0, ports.exists()), bool, 30, "ports.json written")
     out = io.StringIO()
     assert await Launcher(Options(tmp_path, services=(), simulator=False), out).run() == 1
     assert "another `citymesh up`" in out.getvalue()
