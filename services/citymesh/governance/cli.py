@@ -39,6 +39,19 @@ def add_parser(sub: Any) -> None:
             p.add_argument("--enterprise", default="", help="only this enterprise's decisions")
         p.set_defaults(func=func)
 
+    token = sub.add_parser("token", help="governance keys and tokens, offline (the first zone-admin token)")
+    steps = token.add_subparsers(dest="token", required=True)
+    keys = steps.add_parser("keys", help="write a new Ed25519 key pair (signing-key.pem, public-key.pem)")
+    keys.add_argument("--out", type=Path, default=Path("."), help="folder to write them in (default: here)")
+    keys.set_defaults(func=_token_keys)
+    sign = steps.add_parser("sign", help="print a token signed with the governance signing key")
+    sign.add_argument("--signing-key", type=Path, required=True, help="the PEM file of `citymesh token keys`")
+    sign.add_argument("--tenant", default="zone", help="whose token (default: zone, the zone's staff)")
+    sign.add_argument("--district", default="", help="the tenant's sub-district, for a peak's token")
+    sign.add_argument("--roles", default="zone-admin", help="comma-separated roles (default: zone-admin)")
+    sign.add_argument("--ttl", type=int, default=3600, help="seconds it stays valid (default: 3600)")
+    sign.set_defaults(func=_token_sign)
+
 
 def address(args: argparse.Namespace) -> str:
     if args.address:
@@ -139,3 +152,38 @@ def _peaks(args: argparse.Namespace) -> int:
 
 def _awards(args: argparse.Namespace) -> int:
     return _print(args, asyncio.run(_call(args)), awards_table)
+
+
+def _token_keys(args: argparse.Namespace) -> int:
+    from citymesh.runtime.auth import new_key_pair
+
+    private, public = new_key_pair()
+    args.out.mkdir(parents=True, exist_ok=True)
+    signing = args.out / "signing-key.pem"
+    if signing.exists():
+        print(f"citymesh token keys: {signing} exists; not overwriting it", file=sys.stderr)
+        return 1
+    signing.touch(mode=0o600)
+    signing.write_text(private)
+    (args.out / "public-key.pem").write_text(public)
+    print(
+        f"wrote {signing} (keep it secret: governance's CITYMESH_SIGNING_KEY) and "
+        f"{args.out / 'public-key.pem'} (every service's CITYMESH_AUTH_PUBLIC_KEY)"
+    )
+    return 0
+
+
+def _token_sign(args: argparse.Namespace) -> int:
+    import time
+
+    from citymesh.runtime.auth import Identity, load_private_key, sign
+    from citymesh.runtime.errors import InvalidArgument
+
+    try:
+        key = load_private_key(args.signing_key.read_text())
+    except (OSError, InvalidArgument) as exc:
+        print(f"citymesh token sign: {exc}", file=sys.stderr)
+        return 2
+    roles = frozenset(r.strip() for r in args.roles.split(",") if r.strip())
+    print(sign(key, Identity(args.tenant, args.district, roles), time.time() + args.ttl))
+    return 0
