@@ -38,9 +38,15 @@ ISSUER = "citymesh-governance"
 ALGORITHM = "EdDSA"
 TENANT_HEADER = "x-citymesh-tenant"
 ROLES_HEADER = "x-citymesh-roles"
+DISTRICT_HEADER = "x-citymesh-district"
 AUTHORIZATION = "authorization"
 ZONE_TENANT = "zone"
 """The zone's own staff (the zone administrator): not a peak, never suspended."""
+ZONE_ADMIN = "zone-admin"
+"""The role of the zone administrator: signs and suspends peaks, sees every district."""
+SERVICE = "service"
+"""The role of the platform's own processes (the simulator's gateways, compute's workers, a peak
+acting for the platform): they act across districts, as the zone does."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,11 @@ class Identity:
 
     def has(self, role: str) -> bool:
         return role in self.roles
+
+    @property
+    def is_platform(self) -> bool:
+        """The zone administrator or one of the platform's own services: not bound to a district."""
+        return ZONE_ADMIN in self.roles or SERVICE in self.roles
 
 
 _current: contextvars.ContextVar[Identity | None] = contextvars.ContextVar("citymesh_identity", default=None)
@@ -67,7 +78,7 @@ def identity_from_headers(metadata: Sequence[tuple[str, Any]] | None) -> Identit
     """The caller as the development headers name it (authentication off)."""
     md = {k: v for k, v in (metadata or ()) if isinstance(v, str)}
     roles = frozenset(r.strip() for r in md.get(ROLES_HEADER, "").split(",") if r.strip())
-    return Identity(tenant=md.get(TENANT_HEADER, ""), roles=roles)
+    return Identity(tenant=md.get(TENANT_HEADER, ""), district=md.get(DISTRICT_HEADER, ""), roles=roles)
 
 
 def caller(metadata: Sequence[tuple[str, Any]] | None) -> Identity:
