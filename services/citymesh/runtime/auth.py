@@ -87,6 +87,18 @@ def caller(metadata: Sequence[tuple[str, Any]] | None) -> Identity:
     return current_identity() or identity_from_headers(metadata)
 
 
+def bearer(token: str) -> tuple[tuple[str, str], ...]:
+    """The call metadata that presents `token` to another service (none when it is empty)."""
+    return ((AUTHORIZATION, f"Bearer {token}"),) if token else ()
+
+
+def forwarded(metadata: Sequence[tuple[str, Any]] | None) -> tuple[tuple[str, str], ...]:
+    """The caller's own credentials (its token, or in development its identity headers), to call
+    another service on its behalf: a peak queries exchange as its tenant, not as itself."""
+    names = (AUTHORIZATION, TENANT_HEADER, DISTRICT_HEADER, ROLES_HEADER)
+    return tuple((k, v) for k, v in (metadata or ()) if k in names and isinstance(v, str))
+
+
 def load_public_key(pem: str) -> Ed25519PublicKey:
     try:
         key = load_pem_public_key(pem.replace("\\n", "\n").encode())

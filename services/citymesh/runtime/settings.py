@@ -35,6 +35,16 @@ class ServiceSettings(BaseSettings):
         description="Governance's Ed25519 public key (PEM; literal \\n allowed). Set: every call needs "
         "a token governance signed; empty: no authentication (development).",
     )
+    auth_dev_headers: bool = Field(
+        False,
+        description="Development only: with no CITYMESH_AUTH_PUBLIC_KEY, take the caller from the "
+        "x-citymesh-tenant/-district/-roles headers instead of refusing to start.",
+    )
+    token: str = Field(
+        "",
+        description="The token this process presents when it calls another citymesh service "
+        "(a `service` token governance signed); empty with authentication off.",
+    )
     auth_status_ttl_s: float = Field(
         2.0, ge=0, description="Seconds a tenant's status (active or suspended) is cached by the token check."
     )
