@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 BUF    := npx --yes @bufbuild/buf@1.50.0
 GEN    := services/citymesh/api
 
-.PHONY: venv proto proto-check docs lint test up bench clean
+.PHONY: venv proto proto-check docs nats-users lint test up bench clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ proto-check: proto
 ## Regenerate the generated parts of README.md (the settings table).
 docs: venv
 	$(BIN)/python tools/docs.py
+
+## Write infra/nats/auth-values.yaml, the chart's NATS users, from runtime/natsauth.py.
+nats-users: venv
+	$(BIN)/python tools/natsusers.py
 
 lint: venv
 	cd proto && $(BUF) lint

@@ -1,5 +1,7 @@
 """The telemetry path end to end: readings enter collection over gRPC, flow through JetStream,
-are materialised by exchange, and come back from Query and Subscribe with the right figures."""
+are materialised by exchange, and come back from Query and Subscribe with the right figures.
+Authentication is on, as in production: readings come with the simulator's `service` token, and
+the queries with the zone administrator's."""
 
 from __future__ import annotations
 
@@ -22,10 +24,12 @@ from citymesh.api.exchange.v1 import exchange_pb2 as xpb
 from citymesh.api.exchange.v1 import exchange_pb2_grpc
 from citymesh.collection import app as collection_app
 from citymesh.exchange import app as exchange_app
+from citymesh.runtime import auth
 from citymesh.runtime.natsd import NatsServer
 from citymesh.runtime.server import running
 from tests.collection.conftest import GOUZHAO, WUTONG, device
 from tests.exchange.harness import caught_up
+from tests.tokens import ADMIN_TOKEN, PUBLIC, SERVICE_TOKEN
 
 
 @dataclass
@@ -38,13 +42,15 @@ class Mesh:
 
 @pytest.fixture
 async def mesh(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[Mesh]:
-    cs = collection_app.Settings(nats_url=nats_server.url, listen="127.0.0.1:0")
-    xs = exchange_app.Settings(nats_url=nats_server.url, listen="127.0.0.1:0", db_path=tmp_path / "x.duckdb")
+    cs = collection_app.Settings(nats_url=nats_server.url, listen="127.0.0.1:0", auth_public_key=PUBLIC)
+    xs = exchange_app.Settings(
+        nats_url=nats_server.url, listen="127.0.0.1:0", db_path=tmp_path / "x.duckdb", auth_public_key=PUBLIC
+    )
     async with (
         running(collection_app.App(cs), cs) as c,
         running(exchange_app.App(xs), xs) as x,
-        grpc.aio.insecure_channel(f"127.0.0.1:{c.port}") as cch,
-        grpc.aio.insecure_channel(f"127.0.0.1:{x.port}") as xch,
+        auth.channel(f"127.0.0.1:{c.port}", SERVICE_TOKEN) as cch,
+        auth.channel(f"127.0.0.1:{x.port}", ADMIN_TOKEN) as xch,
     ):
         yield Mesh(
             collection_pb2_grpc.CollectionServiceStub(cch),

@@ -14,6 +14,7 @@ SERVICES = {
     "exchange": "citymesh.exchange.app",
     "compute": "citymesh.compute.app",
     "governance": "citymesh.governance.app",
+    "peak": "citymesh.peak.app",
 }
 """Service name → module with `Settings` (a ServiceSettings) and `App(settings)`."""
 
@@ -68,6 +69,7 @@ def parser() -> argparse.ArgumentParser:
         "citymesh.bench",
         "citymesh.compute.cli",
         "citymesh.governance.cli",
+        "citymesh.governance.incidents.cli",
     ):
         importlib.import_module(module).add_parser(sub)
     return p

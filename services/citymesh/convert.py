@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from typing import cast
 
+from google.protobuf import timestamp_pb2
+
 from citymesh.api.common.v1 import common_pb2
 from citymesh.city import DISTRICTS, KIND_NAMES
+from citymesh.runtime.errors import InvalidArgument
+
+_MIN_SECONDS = -62_135_596_800
+"""0001-01-01T00:00:00Z, the earliest instant a protobuf Timestamp may hold."""
+_MAX_SECONDS = 253_402_300_799
+"""9999-12-31T23:59:59Z, the latest."""
 
 
 def district_to_proto(name: str | None) -> common_pb2.District:
@@ -36,3 +44,15 @@ def kind_from_proto(value: int) -> str | None:
     if not 1 <= value <= len(KIND_NAMES):
         raise ValueError(f"unknown device kind {value}; expected 1..{len(KIND_NAMES)}")
     return KIND_NAMES[value - 1]
+
+
+def timestamp_ms(name: str, ts: timestamp_pb2.Timestamp) -> int:
+    """A protobuf Timestamp as epoch milliseconds; InvalidArgument when it is not a valid instant
+    (nanos outside [0, 1e9), or outside 0001-01-01 .. 9999-12-31)."""
+    if not 0 <= ts.nanos < 1_000_000_000:
+        raise InvalidArgument(f"{name}.nanos is {ts.nanos}; it must be in [0, 999999999]")
+    if not _MIN_SECONDS <= ts.seconds <= _MAX_SECONDS:
+        raise InvalidArgument(
+            f"{name} is {ts.seconds} s from the epoch; it must be between 0001-01-01 and 9999-12-31"
+        )
+    return ts.seconds * 1000 + ts.nanos // 1_000_000

@@ -14,7 +14,17 @@ import jsonschema
 import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 
-from tests.chart.render import CASES, CHART, Manifest, Rendered, pod_spec, rendered, selector_matches
+from tests.chart.render import (
+    CASES,
+    CHART,
+    Manifest,
+    Rendered,
+    pod_spec,
+    render,
+    render_raw,
+    rendered,
+    selector_matches,
+)
 
 KUBERNETES = ["1.30.0", "1.37.0"]
 """The oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and the newest with schemas."""
@@ -308,11 +318,30 @@ def test_helm_lint_finds_nothing_but_the_unfetched_nats_chart(case: str) -> None
     assert not problems
 
 
-def test_with_tokens_every_pod_verifies_them_and_only_governance_signs() -> None:
-    chart = rendered("edge")
+@pytest.mark.parametrize("case", ["default", "edge", "production"])
+def test_with_tokens_every_pod_verifies_them_and_only_governance_signs(case: str) -> None:
+    chart = rendered(case)
     for workload in chart.workloads():
         env = {e["name"]: e for e in pod_spec(workload)["containers"][0]["env"]}
         public = env["CITYMESH_AUTH_PUBLIC_KEY"]["valueFrom"]["secretKeyRef"]
         assert (public["name"], public["key"]) == ("citymesh-auth", "public-key")
         governs = pod_spec(workload)["containers"][0]["args"] == ["serve", "governance"]
         assert ("CITYMESH_SIGNING_KEY" in env) is governs, workload["metadata"]["name"]
+        own = env["CITYMESH_TOKEN"]["valueFrom"]["secretKeyRef"]
+        assert (own["name"], own["key"], own["optional"]) == ("citymesh-auth", "service-token", True)
+        assert "CITYMESH_AUTH_DEV_HEADERS" not in env
+        assert "CITYMESH_AUTH_DEV_HEADERS" not in settings_of(chart, workload)
+
+
+def test_without_tokens_every_pod_runs_in_development_mode_and_the_notes_warn() -> None:
+    values = {"auth": {"enabled": False}}
+    chart = Rendered("no-auth", "citymesh", values, render(values))
+    for workload in chart.workloads():
+        env = {e["name"]: e for e in pod_spec(workload)["containers"][0]["env"]}
+        assert env["CITYMESH_AUTH_DEV_HEADERS"]["value"] == "true"
+        assert not {"CITYMESH_AUTH_PUBLIC_KEY", "CITYMESH_SIGNING_KEY", "CITYMESH_TOKEN"} & set(env)
+    notes = next(text for path, text in render_raw(values).items() if path.endswith("NOTES.txt"))
+    assert "WARNING: auth.enabled=false" in notes
+    assert "citymesh token sign" in next(
+        text for path, text in render_raw({}).items() if path.endswith("NOTES.txt")
+    )

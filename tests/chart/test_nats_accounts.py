@@ -1,16 +1,16 @@
-"""The NATS users of infra/nats/auth-values.yaml let each service do what its code does, and a peak
-nothing of the platform's: a real nats-server, configured from that file the way the NATS chart
-renders it, runs the real collection and exchange as their own users."""
+"""The NATS users of infra/nats/auth-values.yaml (written from runtime/natsauth.py by
+tools/natsusers.py) let each service do what its code does, and a peak only its own sub-district's
+subjects: a real nats-server, configured from that file the way the NATS chart renders it, runs the
+real services as their own users."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import re
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +25,19 @@ from citymesh.api.collection.v1 import collection_pb2_grpc
 from citymesh.api.exchange.v1 import exchange_pb2_grpc
 from citymesh.collection import app as collection_app
 from citymesh.exchange import app as exchange_app
+from citymesh.governance.domain import seed_peaks
+from citymesh.runtime import natsauth
+from citymesh.runtime.natsauth import env_name
 from citymesh.runtime.natsd import binary
 from citymesh.runtime.server import running
 from tests.chart.render import CHART, ROOT, layered, load_values, rendered
 from tests.collection.conftest import GOUZHAO, device
 from tests.exchange.harness import caught_up
+from tests.natsperms import Violations
+from tests.natsperms import connected as connected_as
+from tools import natsusers
 
 AUTH = ROOT / "infra" / "nats" / "auth-values.yaml"
-
-
-def env_name(user: str) -> str:
-    return re.sub(r"[^A-Z0-9]", "_", user.upper()) + "_PASSWORD"
 
 
 def nats_values() -> dict[str, Any]:
@@ -113,43 +115,21 @@ def url(port: int, user: str) -> str:
     return f"nats://{user}:pw-{user}@127.0.0.1:{port}"
 
 
-class Violations:
-    """The permission errors the server sent a connection."""
-
-    def __init__(self) -> None:
-        self.seen: list[str] = []
-        self._changed = asyncio.Condition()
-
-    async def add(self, exc: Exception) -> None:
-        async with self._changed:
-            self.seen.append(str(exc).lower())
-            self._changed.notify_all()
-
-    async def wait_for(self, *what: str, timeout: float = 5.0) -> None:
-        """Until the server refused each of `what` (e.g. 'publish to "x"'), or fail."""
-        wanted = [f"permissions violation for {w}" for w in what]
-        try:
-            async with asyncio.timeout(timeout), self._changed:
-                await self._changed.wait_for(lambda: all(w in " ".join(self.seen) for w in wanted))
-        except TimeoutError:
-            pytest.fail(f"the server did not refuse {what}; it said {self.seen}")
-
-
-@contextlib.asynccontextmanager
-async def connected(port: int, user: str) -> AsyncIterator[tuple[Client, Violations]]:
-    violations = Violations()
-    nc = await nats.connect(url(port, user), error_cb=violations.add, max_reconnect_attempts=0)
-    try:
-        yield nc, violations
-    finally:
-        await nc.close()
+def connected(port: int, user: str) -> contextlib.AbstractAsyncContextManager[tuple[Client, Violations]]:
+    return connected_as(url(port, user))
 
 
 async def test_collection_and_exchange_run_as_their_own_users(server: int, tmp_path: Path) -> None:
-    cs = collection_app.Settings(nats_url=url(server, "collection"), listen="127.0.0.1:0")
-    xs = exchange_app.Settings(
-        nats_url=url(server, "exchange"), listen="127.0.0.1:0", db_path=tmp_path / "x.duckdb"
+    cs = collection_app.Settings(
+        nats_url=url(server, "collection"), listen="127.0.0.1:0", auth_dev_headers=True
     )
+    xs = exchange_app.Settings(
+        nats_url=url(server, "exchange"),
+        listen="127.0.0.1:0",
+        db_path=tmp_path / "x.duckdb",
+        auth_dev_headers=True,
+    )
+    platform = (("x-citymesh-tenant", "zone"), ("x-citymesh-roles", "service"))
     async with (
         running(collection_app.App(cs), cs) as c,
         running(exchange_app.App(xs), xs) as x,
@@ -157,7 +137,9 @@ async def test_collection_and_exchange_run_as_their_own_users(server: int, tmp_p
         grpc.aio.insecure_channel(f"127.0.0.1:{x.port}") as xch,
     ):
         collection = collection_pb2_grpc.CollectionServiceStub(cch)
-        await collection.RegisterDevice(cpb.RegisterDeviceRequest(device=device("air-g1", at=GOUZHAO)))
+        await collection.RegisterDevice(
+            cpb.RegisterDeviceRequest(device=device("air-g1", at=GOUZHAO)), metadata=platform
+        )
         now = time.time_ns() // 1_000_000
         batch = cpb.ReadingBatch(
             batch_id="accounts-1",
@@ -166,25 +148,32 @@ async def test_collection_and_exchange_run_as_their_own_users(server: int, tmp_p
             time_unix_ms=[now] * 3,
             values=[1, 2, 3],
         )
-        reply = await collection.Ingest(cpb.IngestRequest(batch=batch))
+        reply = await collection.Ingest(cpb.IngestRequest(batch=batch), metadata=platform)
         assert reply.ack.accepted == 3
         stats = await caught_up(exchange_pb2_grpc.ExchangeServiceStub(xch), 3)
         assert stats.rows == 3
-        got = await collection.GetDevice(cpb.GetDeviceRequest(device_id="air-g1"))
+        got = await collection.GetDevice(cpb.GetDeviceRequest(device_id="air-g1"), metadata=platform)
         assert got.device.device_id == "air-g1"
 
 
-async def test_a_peak_cannot_touch_the_platforms_data(server: int) -> None:
+async def test_a_peak_reads_its_district_and_cannot_touch_the_platforms_data(server: int) -> None:
     async with connected(server, "collection") as (nc, _):
         js = nc.jetstream()
         await js.add_stream(name="TELEMETRY", subjects=["telemetry.>"])
+        await js.publish("telemetry.gouzhao", b"gouzhao")
+        await js.publish("telemetry.fengyang", b"fengyang")
     async with connected(server, "peak-tianjian-lake") as (nc, violations):
         js = nc.jetstream(timeout=0.5)  # a denied API request gets no answer
-        await js.stream_info("TELEMETRY")  # the shared runtime looks at it at connect
+        config = natsauth.tenant_consumer("peak-tianjian-lake", "TELEMETRY", "gouzhao")
+        await js.add_consumer("TELEMETRY", config)
+        own = await js.pull_subscribe_bind(consumer="peak-tianjian-lake", stream="TELEMETRY")
+        assert [m.data for m in await own.fetch(5, timeout=1)] == [b"gouzhao"]
         await nc.publish("telemetry.gouzhao", b"forged")
         await nc.publish("$KV.devices.forged", b"forged")
         sub = await nc.subscribe("telemetry.>")
         await nc.flush()
+        with pytest.raises(nats.errors.Error):
+            await js.stream_info("TELEMETRY")
         with pytest.raises(nats.errors.Error):
             await js.delete_stream("TELEMETRY")
         with pytest.raises(nats.errors.Error):
@@ -197,7 +186,19 @@ async def test_a_peak_cannot_touch_the_platforms_data(server: int) -> None:
         )
     async with connected(server, "exchange") as (nc, _):
         info = await nc.jetstream().stream_info("TELEMETRY")
-        assert info.state.messages == 0, "a peak's publish reached the TELEMETRY stream"
+        assert info.state.messages == 2, "a peak's publish reached the TELEMETRY stream"
+
+
+def test_the_users_are_those_natsauth_derives_for_the_seeds_peaks() -> None:
+    """The file is what `make nats-users` writes; its peaks are the seed's tenants."""
+    peaks = natsusers.peaks_of(natsusers.VALUES)
+    seeded = [(p.peak_id, p.tenant, p.district) for p in seed_peaks(0).values() if p.tenant]
+    assert peaks == seeded
+    wanted = natsusers.render(peaks, "infra/values/three-node.yaml")
+    assert AUTH.read_text(encoding="utf-8") == wanted, (
+        "infra/nats/auth-values.yaml is stale: run make nats-users"
+    )
+    assert set(users()) == {u.name for u in natsauth.platform_users(peaks)}
 
 
 async def test_exchange_cannot_publish_readings(server: int) -> None:
@@ -215,22 +216,40 @@ async def test_compute_its_workers_and_governance_run_as_their_own_users(server:
     from citymesh.governance import app as governance_app
     from tests.compute.conftest import Tenant
 
-    ps = compute_app.Settings(nats_url=url(server, "compute"), listen="127.0.0.1:0", workers=0)
+    ps = compute_app.Settings(
+        nats_url=url(server, "compute"), listen="127.0.0.1:0", workers=0, auth_dev_headers=True
+    )
     ws = worker_app.Settings(nats_url=url(server, "compute-worker"), listen="127.0.0.1:0")
-    gs = governance_app.Settings(nats_url=url(server, "governance"), listen="127.0.0.1:0")
+    gs = governance_app.Settings(
+        nats_url=url(server, "governance"), listen="127.0.0.1:0", auth_dev_headers=True
+    )
+    admin = (("x-citymesh-tenant", "zone"), ("x-citymesh-roles", "zone-admin"))
+    governance = governance_app.App(gs)
     async with (
-        running(governance_app.App(gs), gs) as g,
+        running(governance, gs) as g,
         running(compute_app.App(ps), ps) as c,
         running(worker_app.App(ws), ws),
         grpc.aio.insecure_channel(f"127.0.0.1:{g.port}") as gch,
         grpc.aio.insecure_channel(f"127.0.0.1:{c.port}") as cch,
     ):
-        peaks = await governance_pb2_grpc.GovernanceServiceStub(gch).ListPeaks(
-            governance_pb2.ListPeaksRequest()
-        )
+        gstub = governance_pb2_grpc.GovernanceServiceStub(gch)
+        peaks = await gstub.ListPeaks(governance_pb2.ListPeaksRequest(), metadata=admin)
         assert len(peaks.peaks) == 5
         tenant = Tenant(compute_pb2_grpc.ComputeServiceStub(cch), "alibaba-cloud")
         terrain = np.zeros((8, 8))
         job = await tenant.submit("flood_sim", {"terrain": terrain, "depth": terrain}, {"steps": 3})
         done = await tenant.finished(job.job_id, timeout=60)
         assert done.state == compute_pb2.JOB_STATE_SUCCEEDED, done.error
+        # governance reads compute's jobs (the economy index) and relays its outbox as its own user
+        index = await gstub.GetEconomyIndex(governance_pb2.GetEconomyIndexRequest(), metadata=admin)
+        assert index.zone.figures.compute_jobs_succeeded == 1
+        sign = governance_pb2.TransitionPeakRequest(
+            peak_id="shifo",
+            target=governance_pb2.PEAK_STATE_SIGNED,
+            reason="x",
+            tenant="baidu",
+            enterprise="Baidu",
+        )
+        await gstub.TransitionPeak(sign, metadata=admin)
+        assert governance.governance is not None
+        assert (await governance.governance.peaks.load()).outbox == ()

@@ -53,7 +53,11 @@ REFUSED_BY_SCHEMA: list[tuple[str, dict[str, Any], list[str]]] = [
         ["/nats/config/jetstream/enabled"],
     ),
     ("NATS users without their Secret", {"natsAuth": {"enabled": True}}, ["/natsAuth/existingSecret"]),
-    ("tokens without their keys' Secret", {"auth": {"enabled": True}}, ["/auth/existingSecret"]),
+    (
+        "tokens without their keys' Secret",
+        {"auth": {"enabled": True, "existingSecret": ""}},
+        ["/auth/existingSecret"],
+    ),
     ("an unknown pull policy", {"image": {"pullPolicy": "Sometimes"}}, ["/image/pullPolicy"]),
     ("running as root", {"podSecurity": {"runAsUser": 0}}, ["/podSecurity/runAsUser"]),
     (

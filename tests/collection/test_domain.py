@@ -14,6 +14,7 @@ from citymesh.collection.domain import (
     DeviceIndex,
     Limits,
     Reason,
+    Writer,
     new_device,
     reconcile,
     select,
@@ -149,3 +150,38 @@ def test_registering_again_is_idempotent_unless_the_device_differs() -> None:
     assert reconcile(first, new_device("air-7", "air", 113.5, 34.8, "x", NOW + 5)) is first
     with pytest.raises(AlreadyExists, match="deregister it first"):
         reconcile(first, new_device("air-7", "noise", 113.5, 34.8, "x", NOW))
+
+
+def test_a_writer_may_feed_its_districts_devices_and_its_own_and_no_other() -> None:
+    index = DeviceIndex()
+    index.put(Device("gz-1", "air", 113.5, 34.8, "", "gouzhao", NOW))
+    index.put(Device("wt-own", "air", 113.56, 34.82, "alibaba-cloud", "wutong", NOW))
+    index.put(Device("wt-1", "air", 113.56, 34.82, "unisplendour", "wutong", NOW))
+    c = columns(["gz-1", "wt-own", "wt-1", "ghost"], [0, 1, 2, 3], [NOW] * 4, [1.0] * 4)
+    alibaba = Writer("alibaba-cloud", "gouzhao")
+    verdict = validate(c, index, NOW, LIMITS, alibaba)
+    assert verdict.accepted.tolist() == [True, True, False, False]
+    assert [(r.device_id, r.reason) for r in verdict.rejected] == [
+        ("wt-1", Reason.UNKNOWN_DEVICE),
+        ("ghost", Reason.UNKNOWN_DEVICE),
+    ]
+    assert verdict.rejected[0].message.replace("wt-1", "X") == verdict.rejected[1].message.replace(
+        "ghost", "X"
+    )
+    assert verdict.others == ["wt-1"]
+    everyone = validate(c, index, NOW, LIMITS)  # the platform
+    assert everyone.accepted.tolist() == [True, True, True, False]
+    assert everyone.others == []
+    assert validate(c, index, NOW, LIMITS, Writer("nobody", "")).accepted.tolist() == [False] * 4
+
+
+def test_another_tenants_device_id_is_taken_without_saying_where_or_whose() -> None:
+    theirs = new_device("air-7", "air", 113.56, 34.82, "unisplendour", NOW)
+    with pytest.raises(AlreadyExists) as err:
+        reconcile(
+            theirs,
+            new_device("air-7", "air", 113.5, 34.8, "alibaba-cloud", NOW),
+            Writer("alibaba-cloud", "gouzhao"),
+        )
+    assert "unisplendour" not in str(err.value)
+    assert "113.56" not in str(err.value)

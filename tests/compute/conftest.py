@@ -29,20 +29,22 @@ class Compute:
     settings: Settings
     port: int
 
-    def as_tenant(self, tenant: str) -> Tenant:
-        return Tenant(self.stub, tenant)
+    def as_tenant(self, tenant: str, district: str = "") -> Tenant:
+        return Tenant(self.stub, tenant, district)
 
 
 @dataclass
 class Tenant:
-    """The API as one tenant calls it (the x-citymesh-tenant header on every call)."""
+    """The API as one tenant calls it (the development x-citymesh-* headers on every call)."""
 
     stub: compute_pb2_grpc.ComputeServiceStub
     tenant: str
+    district: str = ""
 
     @property
     def md(self) -> tuple[tuple[str, str], ...]:
-        return (("x-citymesh-tenant", self.tenant),)
+        named = (("x-citymesh-tenant", self.tenant),)
+        return (*named, ("x-citymesh-district", self.district)) if self.district else named
 
     async def submit(
         self, kernel: str, arrays: dict[str, Any], params: Mapping[str, float] | None = None, **kw: Any
@@ -102,6 +104,7 @@ def start_compute(nats_server: NatsServer) -> StartCompute:
             "workers": 1,
             "ack_wait_s": 3.0,
             "poll_s": 0.05,
+            "auth_dev_headers": True,  # tenants named by header; tests/isolation uses real tokens
         }
         settings = Settings(**(values | overrides))
         app = App(settings)

@@ -53,7 +53,11 @@ async def test_anomaly_scan_over_a_query_finds_the_minute_that_stands_out(
                 readings += [(dev.device_id, BASE_MS + m * 60_000 + j * 1000, level) for j in range(3)]
         await publish(bus, readings)
         settings = ExchangeSettings(
-            nats_url=nats_server.url, listen="127.0.0.1:0", db_path=tmp_path / "x.duckdb", grace_s=0.5
+            nats_url=nats_server.url,
+            listen="127.0.0.1:0",
+            db_path=tmp_path / "x.duckdb",
+            grace_s=0.5,
+            auth_dev_headers=True,
         )
         async with (
             running(ExchangeApp(settings), settings) as exchange,
@@ -61,7 +65,7 @@ async def test_anomaly_scan_over_a_query_finds_the_minute_that_stands_out(
         ):
             await caught_up(exchange_pb2_grpc.ExchangeServiceStub(channel), len(readings))
             async with start_compute(exchange_address=f"127.0.0.1:{exchange.port}") as compute:
-                me = compute.as_tenant("alibaba-cloud")
+                me = compute.as_tenant("alibaba-cloud", "gouzhao")  # compute forwards both to exchange
                 query = exchange_pb2.QueryRequest(
                     time_range=common_pb2.TimeRange(start=ts(BASE_MS), end=ts(BASE_MS + minutes * 60_000)),
                     bucket=duration_pb2.Duration(seconds=60),

@@ -13,6 +13,7 @@ from citymesh.api.collection.v1 import collection_pb2
 from citymesh.api.common.v1 import common_pb2
 from citymesh.api.exchange.v1 import exchange_pb2, exchange_pb2_grpc
 from citymesh.city import DISTRICTS
+from citymesh.runtime.auth import DISTRICT_HEADER, ROLES_HEADER, TENANT_HEADER
 from citymesh.runtime.bus import DEVICES_BUCKET, Bus, telemetry_subject
 from tests.polling import eventually
 
@@ -20,6 +21,17 @@ T = TypeVar("T")
 
 BASE_MS = 1_767_225_600_000
 """2026-01-01T00:00:00Z: a whole minute, so epoch-aligned buckets start there."""
+
+Metadata = tuple[tuple[str, str], ...]
+
+
+def as_caller(tenant: str, district: str = "", roles: Sequence[str] = ()) -> Metadata:
+    """The development headers naming a caller (servers started with auth_dev_headers)."""
+    return ((TENANT_HEADER, tenant), (DISTRICT_HEADER, district), (ROLES_HEADER, ",".join(roles)))
+
+
+ZONE = as_caller("zone", roles=["zone-admin"])
+"""The zone administrator: reads every district and the store's statistics."""
 
 
 @dataclass(frozen=True)
@@ -79,17 +91,22 @@ async def publish(
     return int(ack.seq)
 
 
-async def stats(stub: exchange_pb2_grpc.ExchangeServiceStub) -> exchange_pb2.GetStatsResponse:
-    response: exchange_pb2.GetStatsResponse = await stub.GetStats(exchange_pb2.GetStatsRequest(), timeout=5)
+async def stats(
+    stub: exchange_pb2_grpc.ExchangeServiceStub, metadata: Metadata = ZONE
+) -> exchange_pb2.GetStatsResponse:
+    response: exchange_pb2.GetStatsResponse = await stub.GetStats(
+        exchange_pb2.GetStatsRequest(), timeout=5, metadata=metadata
+    )
     return response
 
 
 async def caught_up(
-    stub: exchange_pb2_grpc.ExchangeServiceStub, rows: int, timeout: float = 20.0
+    stub: exchange_pb2_grpc.ExchangeServiceStub, rows: int, timeout: float = 20.0, metadata: Metadata = ZONE
 ) -> exchange_pb2.GetStatsResponse:
-    """GetStats once the exchange has stored `rows` readings and everything the stream holds."""
+    """GetStats (as the zone, unless the channel presents a token) once the exchange has stored
+    `rows` readings and everything the stream holds."""
     return await eventually(
-        lambda: stats(stub),
+        lambda: stats(stub, metadata),
         lambda s: s.rows >= rows and s.lag_batches == 0,
         timeout,
         f"caught up with {rows} rows",

@@ -22,7 +22,7 @@ from citymesh.api.exchange.v1 import exchange_pb2_grpc
 from citymesh.runtime.bus import Bus
 from citymesh.runtime.natsd import NatsServer, environ_with
 from tests.conftest import free_port
-from tests.exchange.harness import BASE_MS, Dev, publish, register, unavailable_ok
+from tests.exchange.harness import BASE_MS, ZONE, Dev, publish, register, unavailable_ok
 from tests.polling import eventually
 
 DEVICES = [Dev(f"air-{i:02d}", common_pb2.DEVICE_KIND_AIR, 1 + i % 5) for i in range(10)]
@@ -58,6 +58,7 @@ def exchange_process(
         CITYMESH_FETCH_BATCH="4",
         CITYMESH_FETCH_WAIT_S="0.05",
         CITYMESH_GRACE_S="1",
+        CITYMESH_AUTH_DEV_HEADERS="true",
     )
     with log.open("ab") as out:
         proc = subprocess.Popen(command(), env=env, stdout=out, stderr=out)
@@ -121,7 +122,8 @@ async def test_a_killed_exchange_restarts_with_no_reading_lost_or_repeated(
                             start=_ts(BASE_MS), end=_ts(BASE_MS + BATCHES * 1000 + 1000)
                         ),
                         group_by=[pb.GROUP_BY_DEVICE],
-                    )
+                    ),
+                    metadata=ZONE,
                 )
                 proc.send_signal(signal.SIGTERM)
                 assert proc.wait(20) == 0

@@ -27,6 +27,8 @@ class Governance:
 
 @asynccontextmanager
 async def governance(nats: NatsServer, **settings: Any) -> AsyncIterator[Governance]:
+    if not settings.get("auth_public_key"):
+        settings.setdefault("auth_dev_headers", True)  # the caller is named by the x-citymesh-* headers
     s = Settings(nats_url=nats.url, listen="127.0.0.1:0", grace_s=1.0, **settings)
     app = App(s)
     async with running(app, s) as run, grpc.aio.insecure_channel(f"127.0.0.1:{run.port}") as channel:

@@ -17,6 +17,7 @@ import pytest
 
 from citymesh.api.exchange.v1 import exchange_pb2, exchange_pb2_grpc
 from citymesh.launcher.services import SERVICES
+from citymesh.runtime import auth
 
 T = TypeVar("T")
 
@@ -71,13 +72,19 @@ class Up:
 
         return poll("ports.json of a serving platform", serving, 60, self.proc)
 
+    def token(self) -> str:
+        """A zone administrator's token, as `citymesh token sign` makes it from up's keys."""
+        key = auth.load_private_key((self.data / "keys" / "signing-key.pem").read_text())
+        return auth.sign(key, auth.Identity("zone", "", frozenset({"zone-admin"})), time.time() + 600)
+
     def rows(self, address: str, more_than: int | None = None) -> int:
         """The exchange's rows now, or once there are more than `more_than`."""
+        metadata = auth.bearer(self.token())
         with grpc.insecure_channel(address) as channel:
             stub = exchange_pb2_grpc.ExchangeServiceStub(channel)
 
             def rows() -> int | None:
-                n = int(stub.GetStats(exchange_pb2.GetStatsRequest(), timeout=5).rows)
+                n = int(stub.GetStats(exchange_pb2.GetStatsRequest(), timeout=5, metadata=metadata).rows)
                 return n if more_than is None or n > more_than else None
 
             return poll(f"more than {more_than} exchange rows", rows, 45, self.proc)
@@ -116,8 +123,15 @@ def test_up_stores_the_city_stops_cleanly_on_ctrl_c_and_resumes(launch: Callable
     first = launch()
     ports = first.ports()
     exchange = ports["services"]["exchange"]["address"]
-    assert set(ports["services"]) == {s.name for s in SERVICES}
-    stored = first.rows(exchange, more_than=0)
+    peaks = {"peak-tianjian-lake", "peak-fengyang-5g", "peak-digital-governance"}  # the seed's active ones
+    assert set(ports["services"]) == {s.name for s in SERVICES} | peaks
+    with grpc.insecure_channel(exchange) as channel, pytest.raises(grpc.RpcError) as refused:
+        exchange_pb2_grpc.ExchangeServiceStub(channel).GetStats(exchange_pb2.GetStatsRequest(), timeout=5)
+    assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED  # type: ignore[attr-defined]
+    public_key = (first.data / "keys" / "public-key.pem").read_text()
+    signing = first.data / "keys" / "signing-key.pem"
+    assert f"citymesh token sign --signing-key {signing.resolve()}" in first.log.read_text()
+    stored = first.rows(exchange, more_than=0)  # the simulator's token works
     assert first.interrupt() == 0
     assert session_members(first.proc.pid) == []
     assert not (first.data / "run" / "ports.json").exists()
@@ -126,6 +140,7 @@ def test_up_stores_the_city_stops_cleanly_on_ctrl_c_and_resumes(launch: Callable
 
     second = launch()
     exchange = second.ports()["services"]["exchange"]["address"]
+    assert (second.data / "keys" / "public-key.pem").read_text() == public_key  # the same keys
     assert second.rows(exchange) >= stored  # before the simulator adds anything
     second.rows(exchange, more_than=stored)
     assert second.interrupt() == 0

@@ -31,11 +31,19 @@ class FakeCollection(pb_grpc.CollectionServiceServicer):  # type: ignore[misc]
     """(batch id, attempt number from 1) → answer error_code 14 instead of storing."""
     break_after: int = 0
     """Abort each stream with UNAVAILABLE after this many batches (0: never)."""
+    refusal: int = 14
+    """The error_code of an ack `unavailable` picks: 14 UNAVAILABLE, 8 RESOURCE_EXHAUSTED."""
     streams: int = 0
+    tokens: set[str] = field(default_factory=set)
+    """The authorization header of every call."""
+
+    def _saw(self, context: grpc.aio.ServicerContext) -> None:
+        self.tokens.update(v for k, v in context.invocation_metadata() or () if k == "authorization")
 
     async def RegisterDevice(
         self, request: pb.RegisterDeviceRequest, context: grpc.aio.ServicerContext
     ) -> pb.RegisterDeviceResponse:
+        self._saw(context)
         old = self.devices.setdefault(request.device.device_id, request.device)
         if old != request.device:
             await context.abort(grpc.StatusCode.ALREADY_EXISTS, "registered differently")
@@ -45,6 +53,7 @@ class FakeCollection(pb_grpc.CollectionServiceServicer):  # type: ignore[misc]
         self, request_iterator: AsyncIterator[pb.StreamReadingsRequest], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.StreamReadingsResponse]:
         self.streams += 1
+        self._saw(context)
         seen = 0
         async for request in request_iterator:
             batch = request.batch
@@ -54,7 +63,7 @@ class FakeCollection(pb_grpc.CollectionServiceServicer):  # type: ignore[misc]
             attempt = self.attempts[batch.batch_id] = self.attempts.get(batch.batch_id, 0) + 1
             if self.unavailable(batch.batch_id, attempt):
                 yield pb.StreamReadingsResponse(
-                    ack=pb.BatchAck(batch_id=batch.batch_id, error_code=14, error_message="not durable")
+                    ack=pb.BatchAck(batch_id=batch.batch_id, error_code=self.refusal, error_message="not now")
                 )
                 continue
             unknown = [i for i, d in enumerate(batch.device_index) if batch.device_ids[d] not in self.devices]
@@ -136,6 +145,20 @@ async def test_a_batch_acked_unavailable_is_resent_with_the_same_id(
     assert all(n == 3 for n in fake.attempts.values())
     assert stats.resends == 2 * stats.batches_sent
     assert stats.readings_accepted == stats.readings_sent
+
+
+async def test_a_batch_over_the_ingest_rate_is_resent_and_every_call_carries_the_token(
+    serve: Serve,
+) -> None:
+    fake = FakeCollection(unavailable=lambda batch_id, attempt: attempt == 1, refusal=8)
+    port = free_port()
+    await serve(fake, port)
+    stats = await run_simulation(f"127.0.0.1:{port}", rate=120, seconds=1.0, token="sim-token")
+    assert stats.batches_sent == len(fake.stored) > 0
+    assert all(n == 2 for n in fake.attempts.values())
+    assert stats.readings_accepted == stats.readings_sent
+    assert stats.batches_failed == 0
+    assert fake.tokens == {"Bearer sim-token"}
 
 
 async def test_a_broken_stream_resends_what_was_not_acked(

@@ -107,8 +107,13 @@ template ranges over this one list: (include "citymesh.workloads" . | fromYaml).
 {{- $root := . }}
 {{- $fullname := include "citymesh.fullname" . }}
 {{- $items := list }}
+{{- $addresses := dict }}
 {{- range $key, $c := .Values.components }}
 {{- if $c.enabled }}
+{{- if and $c.api (has $c.service (list "collection" "exchange" "compute" "governance")) }}
+{{- $service := printf "%s-%s" $fullname $key | trunc 63 | trimSuffix "-" }}
+{{- $_ := set $addresses (printf "CITYMESH_%s_ADDRESS" (upper $c.service)) (printf "%s:%d" $service ($c.port | int)) }}
+{{- end }}
 {{- $w := deepCopy $c }}
 {{- $_ := set $w "key" $key }}
 {{- $_ := set $w "name" (printf "%s-%s" $fullname $key | trunc 63 | trimSuffix "-") }}
@@ -130,7 +135,8 @@ template ranges over this one list: (include "citymesh.workloads" . | fromYaml).
 {{- $_ := set $w "service" "peak" }}
 {{- $_ := set $w "api" true }}
 {{- $_ := set $w "natsUser" (printf "peak-%s" $p.name) }}
-{{- $settings := mergeOverwrite (deepCopy ($root.Values.settings | default dict)) (deepCopy ($w.settings | default dict)) }}
+{{- /* A peak calls the platform APIs at their Services (its own settings may point elsewhere). */}}
+{{- $settings := mergeOverwrite (deepCopy $addresses) (deepCopy ($root.Values.settings | default dict)) (deepCopy ($w.settings | default dict)) }}
 {{- $_ := set $settings "CITYMESH_TENANT" $p.tenant }}
 {{- $_ := set $settings "CITYMESH_DISTRICT" $p.district }}
 {{- $_ := set $w "settings" $settings }}

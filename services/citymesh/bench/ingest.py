@@ -30,6 +30,8 @@ from citymesh.bench.load import LoadStats, batch_body, run_worker
 from citymesh.city import DISTRICTS, random_point_in
 from citymesh.launcher.process import ServiceProcess
 from citymesh.launcher.services import SERVICES
+from citymesh.launcher.up import credentials
+from citymesh.runtime import auth
 from citymesh.runtime.natsd import NatsServer
 
 
@@ -75,11 +77,11 @@ async def baseline(url: str, body: bytes, readings: int, seconds: float, window:
     return {"readings_per_s": acked * readings / elapsed, "batches_per_s": acked / elapsed}
 
 
-async def register_fleet(target: str, per_district: int) -> list[list[str]]:
+async def register_fleet(target: str, per_district: int, token: str = "") -> list[list[str]]:
     """Register `per_district` air sensors in each sub-district; their ids, by district."""
     rng = np.random.default_rng(1)
     gateways: list[list[str]] = []
-    async with grpc.aio.insecure_channel(target) as channel:
+    async with auth.channel(target, token) as channel:
         stub = collection_pb2_grpc.CollectionServiceStub(channel)
         for d, district in enumerate(DISTRICTS):
             ids = [f"bench-{district}-{i:04d}" for i in range(per_district)]
@@ -137,7 +139,8 @@ def run(plan: Plan) -> dict[str, Any]:
 
 
 async def measure(plan: Plan, data: Path, nats_url: str, nats_pid: int | None) -> dict[str, Any]:
-    services = {spec.name: ServiceProcess(spec, data, nats_url) for spec in SERVICES}
+    creds = credentials(data / "keys")  # the load presents the simulator's `service` token
+    services = {spec.name: ServiceProcess(spec, data, nats_url, creds) for spec in SERVICES}
     try:
         for proc in services.values():
             proc.start()
@@ -145,7 +148,7 @@ async def measure(plan: Plan, data: Path, nats_url: str, nats_pid: int | None) -
             await proc.wait_serving(60)
         pids = {name: proc.pid for name, proc in services.items()} | {"nats_server": nats_pid}
         before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-        result = await load(plan, services["collection"].address, services["exchange"].address)
+        result = await load(plan, services["collection"].address, services["exchange"].address, creds.token)
         used = {f"cpu_s_{name}": round(cpu_seconds(pid) - before[name], 1) for name, pid in pids.items()}
         return result | used
     finally:
@@ -153,10 +156,10 @@ async def measure(plan: Plan, data: Path, nats_url: str, nats_pid: int | None) -
             await proc.stop(20)
 
 
-async def load(plan: Plan, collection: str, exchange: str) -> dict[str, Any]:
-    gateways = await register_fleet(collection, plan.devices_per_district)
+async def load(plan: Plan, collection: str, exchange: str, token: str = "") -> dict[str, Any]:
+    gateways = await register_fleet(collection, plan.devices_per_district, token)
     loop = asyncio.get_running_loop()
-    async with grpc.aio.insecure_channel(exchange) as channel:
+    async with auth.channel(exchange, token) as channel:
         rows_before = (await exchange_stats(channel)).rows
         start = time.perf_counter()
         with ProcessPoolExecutor(plan.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -171,6 +174,7 @@ async def load(plan: Plan, collection: str, exchange: str) -> dict[str, Any]:
                     plan.window,
                     plan.seconds,
                     w,
+                    token,
                 )
                 for w in range(plan.workers)
             ]

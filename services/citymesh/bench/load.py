@@ -15,6 +15,7 @@ import grpc
 import numpy as np
 
 from citymesh.api.collection.v1 import collection_pb2 as pb
+from citymesh.runtime import auth
 
 STREAM_METHOD = "/citymesh.collection.v1.CollectionService/StreamReadings"
 
@@ -61,16 +62,23 @@ class LoadStats:
 
 
 async def stream_batches(
-    target: str, bodies: list[bytes], readings_per_batch: int, prefix: str, until: float, window: int
+    target: str,
+    bodies: list[bytes],
+    readings_per_batch: int,
+    prefix: str,
+    until: float,
+    window: int,
+    token: str = "",
 ) -> LoadStats:
-    """One StreamReadings stream: keep `window` batches in flight until the monotonic time `until`."""
+    """One StreamReadings stream: keep `window` batches in flight until the monotonic time `until`;
+    the stream presents `token`."""
     stats = LoadStats()
     sent_at: dict[str, float] = {}
     credit = asyncio.Semaphore(window)
     async with grpc.aio.insecure_channel(target) as channel:
         call = channel.stream_stream(
             STREAM_METHOD, request_serializer=None, response_deserializer=pb.StreamReadingsResponse.FromString
-        )(wait_for_ready=True)
+        )(wait_for_ready=True, metadata=auth.bearer(token))
 
         async def write() -> None:
             seq = 0
@@ -110,6 +118,7 @@ def run_worker(
     window: int,
     seconds: float,
     worker: int,
+    token: str = "",
 ) -> LoadStats:
     """One load-generator process: `streams` concurrent streams for `seconds`. Stream s plays a
     gateway of one sub-district (`gateways` lists each one's device ids), as a real gateway does."""
@@ -130,6 +139,7 @@ def run_worker(
                     f"w{worker}s{s}-{now}",
                     until,
                     window,
+                    token,
                 )
                 for s in range(streams)
             )

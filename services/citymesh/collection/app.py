@@ -11,7 +11,9 @@ from citymesh.collection.domain import Limits
 from citymesh.collection.ingest import Ingestor
 from citymesh.collection.registry import Registry
 from citymesh.collection.servicer import SERVICE, CollectionServicer, add_to_server
-from citymesh.runtime.bus import DEVICES_BUCKET, TELEMETRY_STREAM, Bus
+from citymesh.runtime.access import Access
+from citymesh.runtime.bus import AUDIT_STREAM, DEVICES_BUCKET, TELEMETRY_STREAM, Bus
+from citymesh.runtime.ratelimit import REFUSAL_HOLD_S, TenantLimits
 from citymesh.runtime.settings import ServiceSettings
 
 
@@ -28,12 +30,21 @@ class Settings(ServiceSettings):
     stream_window: int = Field(
         64, gt=0, description="Batches of one StreamReadings stream being stored at once."
     )
+    ingest_readings_per_s: int = Field(
+        20_000,
+        ge=0,
+        description="Most readings one tenant may ingest per second on one collection replica (a "
+        "batch beyond it is RESOURCE_EXHAUSTED); 0: no limit. The platform's services (the "
+        "simulator) are not limited.",
+    )
+
+
 
 
 class App:
     name = "collection"
     service_names: ClassVar[list[str]] = [SERVICE]
-    resources: ClassVar[list[str]] = [TELEMETRY_STREAM, DEVICES_BUCKET]
+    resources: ClassVar[list[str]] = [TELEMETRY_STREAM, DEVICES_BUCKET, AUDIT_STREAM]
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -49,8 +60,10 @@ class App:
             max_clock_skew_ms=int(s.max_clock_skew_s * 1000),
             max_age_ms=int(s.max_reading_age_s * 1000),
         )
+        access = Access(bus, "collection")
+        rate = TenantLimits(s.ingest_readings_per_s, "readings", hold_s=REFUSAL_HOLD_S)
         self.servicer = CollectionServicer(
-            self.registry, Ingestor(bus, self.registry, limits), s.stream_window
+            self.registry, Ingestor(bus, self.registry, limits, access, rate), s.stream_window, access
         )
 
     def register(self, server: grpc.aio.Server) -> None:

@@ -63,12 +63,30 @@ def new_device(device_id: str, kind: str | None, lon: float, lat: float, owner: 
     return Device(device_id, kind, lon, lat, owner, district, now_ms)
 
 
-def reconcile(existing: Device | None, wanted: Device) -> Device | None:
-    """What registering `wanted` means given `existing`: the device to keep, or None to store it."""
+@dataclass(frozen=True)
+class Writer:
+    """A tenant bound to a sub-district, as the device checks see it: it may read and write the
+    devices of its district and the devices it owns. The platform (the zone administrator, the
+    platform's services) is no Writer: it may act on every device."""
+
+    tenant: str
+    district: str
+
+    def may_use(self, device: Device) -> bool:
+        return bool(self.tenant and device.owner_tenant == self.tenant) or bool(
+            self.district and device.district == self.district
+        )
+
+
+def reconcile(existing: Device | None, wanted: Device, writer: Writer | None = None) -> Device | None:
+    """What registering `wanted` means given `existing`: the device to keep, or None to store it.
+    A tenant learns only that another's device id is taken, not where or whose it is."""
     if existing is None:
         return None
     if existing.same_registration(wanted):
         return existing
+    if writer is not None and not writer.may_use(existing):
+        raise AlreadyExists(f"device id {wanted.device_id} is taken; register your device under another id")
     raise AlreadyExists(
         f"device {wanted.device_id} is registered with kind {existing.kind} at "
         f"({existing.longitude}, {existing.latitude}) owned by {existing.owner_tenant!r}; "
@@ -124,6 +142,9 @@ class Verdict:
     district: npt.NDArray[np.int8]
     """Index into city.DISTRICTS of each reading's device (-1 where rejected)."""
     rejected: list[Rejected] = field(default_factory=list)
+    others: list[str] = field(default_factory=list)
+    """Registered devices the writer named but may not write: their readings are rejected as
+    UNKNOWN_DEVICE, and the attempt is audited."""
 
     @property
     def all_accepted(self) -> bool:
@@ -144,40 +165,64 @@ class DeviceIndex:
 
     def __init__(self) -> None:
         self._of: dict[str, tuple[int, int]] = {}
+        self._owner: dict[str, str] = {}
         # A gateway sends the same device list batch after batch: remember the last lookups.
-        self._recent: dict[tuple[str, ...], tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = {}
+        self._recent: dict[tuple[Writer | None, tuple[str, ...]], Lookup] = {}
 
     def put(self, device: Device) -> None:
         self._of[device.device_id] = (
             city.KIND_NAMES.index(device.kind),
             city.DISTRICTS.index(device.district),
         )
+        self._owner[device.device_id] = device.owner_tenant
         self._recent.clear()
 
     def remove(self, device_id: str) -> None:
         self._of.pop(device_id, None)
+        self._owner.pop(device_id, None)
         self._recent.clear()
 
     def __len__(self) -> int:
         return len(self._of)
 
-    def lookup(self, device_ids: list[str]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        """Kind and district numbers of each device id; -1 for unknown ones."""
-        key = tuple(device_ids)
+    def lookup(self, device_ids: list[str], writer: Writer | None = None) -> Lookup:
+        """Kind and district numbers of each device id, -1 for unknown ones and, for a `writer`,
+        for the devices it may not write; and those registered devices it may not write."""
+        key = (writer, tuple(device_ids))
         hit = self._recent.get(key)
         if hit is not None:
             return hit
         if len(self._recent) >= 1024:
             self._recent.clear()
-        self._recent[key] = found = self._lookup(device_ids)
+        self._recent[key] = found = self._lookup(device_ids, writer)
         return found
 
-    def _lookup(self, device_ids: list[str]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    def _lookup(self, device_ids: list[str], writer: Writer | None) -> Lookup:
         unknown = (-1, -1)
         get = self._of.get
         found = [get(d, unknown) for d in device_ids]
         arr = np.array(found, dtype=np.int64).reshape(len(device_ids), 2)
-        return arr[:, 0], arr[:, 1]
+        kinds, districts = arr[:, 0], arr[:, 1]
+        if writer is None:
+            return Lookup(kinds, districts, frozenset())
+        own = city.DISTRICTS.index(writer.district) if writer.district in city.DISTRICTS else -2
+        owner = self._owner.get
+        allowed = np.array(
+            [bool(writer.tenant) and owner(d) == writer.tenant for d in device_ids], dtype=bool
+        ).reshape(len(device_ids)) | (districts == own)
+        denied = (kinds >= 0) & ~allowed
+        others = frozenset(device_ids[int(i)] for i in np.flatnonzero(denied))
+        return Lookup(np.where(allowed, kinds, -1), np.where(allowed, districts, -1), others)
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What validation needs of a batch's device list (see DeviceIndex.lookup)."""
+
+    kinds: npt.NDArray[np.int64]
+    districts: npt.NDArray[np.int64]
+    others: frozenset[str]
+    """Registered devices of the list that the writer may not write (another tenant's, elsewhere)."""
 
 
 def check_shape(columns: Columns, limits: Limits) -> None:
@@ -204,11 +249,15 @@ def check_shape(columns: Columns, limits: Limits) -> None:
         )
 
 
-def validate(columns: Columns, index: DeviceIndex, now_ms: int, limits: Limits) -> Verdict:
-    """Check every reading; the first failed check of a reading is its reason."""
+def validate(
+    columns: Columns, index: DeviceIndex, now_ms: int, limits: Limits, writer: Writer | None = None
+) -> Verdict:
+    """Check every reading; the first failed check of a reading is its reason. For a `writer`, a
+    device it may not write is rejected as UNKNOWN_DEVICE, as if it did not exist."""
     check_shape(columns, limits)
     n = len(columns)
-    kinds, districts = index.lookup(columns.device_ids)
+    found = index.lookup(columns.device_ids, writer)
+    kinds, districts = found.kinds, found.districts
     idx = columns.device_index
     v, t = columns.values, columns.time_unix_ms
     newest, oldest = now_ms + limits.max_clock_skew_ms, now_ms - limits.max_age_ms
@@ -221,6 +270,27 @@ def validate(columns: Columns, index: DeviceIndex, now_ms: int, limits: Limits) 
             ok = (kind >= 0) & (t <= newest) & (t >= oldest) & (v >= _LOW[kind]) & (v <= _HIGH[kind])
         if ok.all():
             return Verdict(ok, districts[idx].astype(np.int8))
+    verdict = _reasons(columns, kinds, districts, now_ms, limits, writer)
+    if found.others:
+        used = {
+            columns.device_ids[int(j)] for j in np.unique(idx[(idx >= 0) & (idx < len(columns.device_ids))])
+        }
+        verdict.others = sorted(found.others & used)
+    return verdict
+
+
+def _reasons(
+    columns: Columns,
+    kinds: npt.NDArray[np.int64],
+    districts: npt.NDArray[np.int64],
+    now_ms: int,
+    limits: Limits,
+    writer: Writer | None,
+) -> Verdict:
+    n = len(columns)
+    idx = columns.device_index
+    v, t = columns.values, columns.time_unix_ms
+    newest, oldest = now_ms + limits.max_clock_skew_ms, now_ms - limits.max_age_ms
     bad_index = (idx < 0) | (idx >= len(columns.device_ids))
     safe = np.where(bad_index, 0, idx) if len(columns.device_ids) else np.zeros(n, dtype=np.int64)
     kind = np.where(bad_index, -1, kinds[safe] if len(kinds) else -1)
@@ -242,16 +312,23 @@ def validate(columns: Columns, index: DeviceIndex, now_ms: int, limits: Limits) 
     verdict = Verdict(accepted, np.where(accepted, district, -1).astype(np.int8))
     for i in np.flatnonzero(~accepted):
         why = Reason(int(reason[i]))
-        verdict.rejected.append(_explain(columns, int(i), why, int(kind[i]), now_ms, limits))
+        verdict.rejected.append(_explain(columns, int(i), why, int(kind[i]), now_ms, limits, writer))
     return verdict
 
 
-def _explain(columns: Columns, i: int, why: Reason, kind: int, now_ms: int, limits: Limits) -> Rejected:
+def _explain(
+    columns: Columns, i: int, why: Reason, kind: int, now_ms: int, limits: Limits, writer: Writer | None
+) -> Rejected:
     j = int(columns.device_index[i])
     device = columns.device_ids[j] if j < len(columns.device_ids) else ""
     v, t = float(columns.values[i]), int(columns.time_unix_ms[i])
     if why is Reason.BAD_DEVICE_INDEX:
         text = f"device_index {j} points past the batch's {len(columns.device_ids)} device_ids"
+    elif why is Reason.UNKNOWN_DEVICE and writer is not None:
+        text = (
+            f"device {device!r} is not registered in district {writer.district or '(none)'} nor to "
+            f"tenant {writer.tenant or '(none)'}: register it with RegisterDevice first"
+        )
     elif why is Reason.UNKNOWN_DEVICE:
         text = f"device {device!r} is not registered: register it with RegisterDevice first"
     elif why is Reason.NOT_FINITE:

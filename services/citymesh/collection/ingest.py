@@ -18,10 +18,13 @@ from opentelemetry import metrics
 from citymesh.api.collection.v1 import collection_pb2 as pb
 from citymesh.city import DISTRICTS
 from citymesh.collection import convert
-from citymesh.collection.domain import Columns, Limits, Verdict, select, validate
+from citymesh.collection.domain import Columns, Limits, Verdict, Writer, select, validate
 from citymesh.collection.registry import Registry, now_ms
+from citymesh.runtime.access import Access
+from citymesh.runtime.auth import Identity
 from citymesh.runtime.bus import Bus, telemetry_subject
 from citymesh.runtime.errors import InvalidArgument, Unavailable
+from citymesh.runtime.ratelimit import TenantLimits
 
 log = logging.getLogger("citymesh.collection.ingest")
 
@@ -55,31 +58,52 @@ def split_request(raw: bytes) -> tuple[pb.ReadingBatch, bytes | None]:
     return batch, None
 
 
+def writer_of(who: Identity) -> Writer | None:
+    """The device checks' view of a caller: None (every device) for the platform."""
+    return None if who.is_platform else Writer(who.tenant, who.district)
+
+
 class Ingestor:
-    def __init__(self, bus: Bus, registry: Registry, limits: Limits) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        registry: Registry,
+        limits: Limits,
+        access: Access | None = None,
+        rate: TenantLimits | None = None,
+    ) -> None:
         self.bus = bus
         self.registry = registry
         self.limits = limits
+        self.access = access or Access(bus, "collection")
+        self.rate = rate or TenantLimits(0, "readings")
         self.stats = IngestStats()
         meter = metrics.get_meter("citymesh.collection")
         self._accepted = meter.create_counter("citymesh.readings.accepted", unit="{reading}")
         self._rejected = meter.create_counter("citymesh.readings.rejected", unit="{reading}")
 
-    async def ingest(self, raw: bytes) -> pb.BatchAck:
-        """Validate and store one batch; InvalidArgument or Unavailable for the batch as a whole."""
-        return await (await self.submit(raw))
+    async def ingest(self, raw: bytes, who: Identity) -> pb.BatchAck:
+        """Validate and store one batch; InvalidArgument, ResourceExhausted or Unavailable for the
+        batch as a whole."""
+        return await (await self.submit(raw, who))
 
-    async def submit(self, raw: bytes) -> asyncio.Future[pb.BatchAck]:
-        """Validate one batch and send its accepted readings to JetStream. The returned future
-        gives the batch's ack once JetStream stored every part (or fails with Unavailable); a
-        malformed batch raises InvalidArgument at once."""
+    async def submit(self, raw: bytes, who: Identity) -> asyncio.Future[pb.BatchAck]:
+        """Validate one batch of `who` and send its accepted readings to JetStream. The returned
+        future gives the batch's ack once JetStream stored every part (or fails with Unavailable);
+        a malformed batch raises InvalidArgument at once, one over the tenant's rate
+        ResourceExhausted. Readings of devices `who` may not write are rejected one by one (and
+        the attempt audited)."""
         try:
             batch, own_bytes = split_request(raw)
+            if not who.is_platform:  # the simulator's gateways feed every district
+                await self.rate.take(who.tenant, len(batch.values))
             batch_id = batch.batch_id or f"auto-{uuid.uuid4()}"
             if not batch.batch_id:
                 own_bytes = None
             columns = convert.columns_from_proto(batch, batch_id)
-            verdict = validate(columns, self.registry.index, now_ms(), self.limits)
+            verdict = validate(columns, self.registry.index, now_ms(), self.limits, writer_of(who))
+            if verdict.others:
+                await self._audit(who, batch_id, verdict)
             stored = [
                 await self.bus.publish_started(subject, payload, msg_id)
                 for subject, payload, msg_id in self._parts(columns, verdict, own_bytes)
@@ -111,6 +135,19 @@ class Ingestor:
             waiting = 1
             settle()
         return result
+
+    async def _audit(self, who: Identity, batch_id: str, verdict: Verdict) -> None:
+        named = ", ".join(verdict.others[:5]) + (
+            f" and {len(verdict.others) - 5} more" if len(verdict.others) > 5 else ""
+        )
+        denied = sum(r.device_id in set(verdict.others) for r in verdict.rejected)
+        await self.access.record(
+            who,
+            "Ingest",
+            f"devices {named}",
+            False,
+            f"batch {batch_id}: {denied} readings for devices of another district or tenant rejected",
+        )
 
     def _record(self, batch_id: str, verdict: Verdict, duplicate: bool) -> pb.BatchAck:
         accepted = int(verdict.accepted.sum())

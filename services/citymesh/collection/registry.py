@@ -10,12 +10,13 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 
 from nats.js.errors import KeyDeletedError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
 
 from citymesh.collection import convert
-from citymesh.collection.domain import Device, DeviceIndex, check_device_id, reconcile
+from citymesh.collection.domain import Device, DeviceIndex, Writer, check_device_id, reconcile
 from citymesh.runtime.errors import NotFound
 
 log = logging.getLogger("citymesh.collection.registry")
@@ -29,9 +30,17 @@ class Registry:
         self._watch: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        stored = (await self.kv.status()).stream_info.state.messages
         watcher = await self.kv.watchall()
-        while (entry := await watcher.updates(timeout=30)) is not None:
+        while stored:
+            # Ends on the entry delivered with nothing pending after it, not on the watcher's first
+            # None, which nats.py can put ahead of the values under load (see runtime.bus.kv_items).
+            entry = await watcher.updates(timeout=30)
+            if entry is None:
+                continue
             self._apply(entry)
+            if entry.delta == 0:
+                break
         self._watch = asyncio.create_task(self._follow(watcher))
         log.info("registry loaded", extra={"devices": len(self.devices)})
 
@@ -64,11 +73,11 @@ class Registry:
         self.devices.pop(device_id, None)
         self.index.remove(device_id)
 
-    async def register(self, device: Device) -> Device:
+    async def register(self, device: Device, writer: Writer | None = None) -> Device:
         """Store a new device, or return the identical one already registered."""
         while True:
             existing = await self._read(device.device_id)
-            kept = reconcile(existing, device)
+            kept = reconcile(existing, device, writer)
             if kept is not None:
                 self._remember(kept)
                 return kept
@@ -92,28 +101,36 @@ class Registry:
         check_device_id(device_id)
         found = self.devices.get(device_id)
         if found is None:
-            raise NotFound(f"device {device_id} is not registered")
+            raise NotFound(f"device {device_id} does not exist")
         return found
 
     async def deregister(self, device_id: str) -> None:
         check_device_id(device_id)
         if await self._read(device_id) is None:
-            raise NotFound(f"device {device_id} is not registered")
+            raise NotFound(f"device {device_id} does not exist")
         await self.kv.delete(device_id)
         self._forget(device_id)
         log.info("device deregistered", extra={"device_id": device_id})
 
     def list(
-        self, after: str, limit: int, district: str | None, kind: str | None, owner: str
+        self,
+        after: str,
+        limit: int,
+        district: str | None,
+        kind: str | None,
+        owner: str,
+        visible: Callable[[Device], bool] | None = None,
     ) -> tuple[list[Device], str]:
-        """A page of devices in id order after `after`, and the token of the next page."""
+        """A page of devices in id order after `after` (only those `visible` accepts), and the
+        token of the next page."""
         chosen = sorted(
             d
-            for d in self.devices
+            for d, device in self.devices.items()
             if d > after
-            and (district is None or self.devices[d].district == district)
-            and (kind is None or self.devices[d].kind == kind)
-            and (not owner or self.devices[d].owner_tenant == owner)
+            and (district is None or device.district == district)
+            and (kind is None or device.kind == kind)
+            and (not owner or device.owner_tenant == owner)
+            and (visible is None or visible(device))
         )
         page = [self.devices[d] for d in chosen[:limit]]
         return page, (page[-1].device_id if len(chosen) > limit else "")

@@ -14,10 +14,12 @@ import grpc
 from citymesh.api.collection.v1 import collection_pb2 as pb
 from citymesh.api.collection.v1 import collection_pb2_grpc
 from citymesh.collection import convert
-from citymesh.collection.domain import new_device
-from citymesh.collection.ingest import Ingestor
+from citymesh.collection.domain import Device, new_device
+from citymesh.collection.ingest import Ingestor, writer_of
 from citymesh.collection.registry import Registry, now_ms
 from citymesh.convert import district_from_proto
+from citymesh.runtime.access import Access
+from citymesh.runtime.auth import Identity, caller
 from citymesh.runtime.errors import CitymeshError, InvalidArgument, Unavailable
 
 log = logging.getLogger("citymesh.collection")
@@ -25,36 +27,78 @@ log = logging.getLogger("citymesh.collection")
 SERVICE = "citymesh.collection.v1.CollectionService"
 
 
+def who(context: grpc.aio.ServicerContext) -> Identity:
+    return caller(context.invocation_metadata())
+
+
 class CollectionServicer(collection_pb2_grpc.CollectionServiceServicer):
-    def __init__(self, registry: Registry, ingestor: Ingestor, window: int) -> None:
+    """A tenant registers devices inside its own sub-district, owned by itself; it sees, removes
+    and feeds the devices of its district and its own. Another tenant's device answers NOT_FOUND,
+    as a missing one does, and the attempt is audited. The platform (zone administrator, the
+    simulator's `service` token) acts on every device."""
+
+    def __init__(self, registry: Registry, ingestor: Ingestor, window: int, access: Access) -> None:
         self.registry = registry
         self.ingestor = ingestor
         self.window = window
+        self.access = access
 
     async def RegisterDevice(
         self, request: pb.RegisterDeviceRequest, context: grpc.aio.ServicerContext
     ) -> pb.RegisterDeviceResponse:
+        me = who(context)
         d = request.device
         if not d.HasField("position"):
             raise InvalidArgument("device.position is required (WGS84 longitude and latitude)")
+        owner = d.owner_tenant
+        if not me.is_platform:
+            if owner and owner != me.tenant:
+                await self.access.deny(
+                    me,
+                    "RegisterDevice",
+                    f"device {d.device_id}",
+                    f"tenant {me.tenant} may register devices only for itself, not for {owner}; "
+                    "leave owner_tenant empty",
+                )
+            owner = me.tenant
         device = new_device(
             d.device_id,
             convert.kind_of_request(d.kind),
             d.position.longitude,
             d.position.latitude,
-            d.owner_tenant,
+            owner,
             now_ms(),
         )
-        return pb.RegisterDeviceResponse(device=convert.device_to_proto(await self.registry.register(device)))
+        await self.access.require_district(
+            me, device.district, "RegisterDevice", f"device {device.device_id}"
+        )
+        registered = await self.registry.register(device, writer_of(me))
+        return pb.RegisterDeviceResponse(device=convert.device_to_proto(registered))
+
+    async def _visible(self, me: Identity, action: str, device_id: str) -> Device:
+        """The device, if `me` may see it; NotFound (audited) for another tenant's, as for a missing one."""
+        device = self.registry.get(device_id)
+        writer = writer_of(me)
+        if writer is not None and not writer.may_use(device):
+            await self.access.deny(
+                me,
+                action,
+                f"device {device_id}",
+                f"device {device_id} is in district {device.district} and owned by another tenant",
+                hide=True,
+            )
+        return device
 
     async def GetDevice(
         self, request: pb.GetDeviceRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetDeviceResponse:
-        return pb.GetDeviceResponse(device=convert.device_to_proto(self.registry.get(request.device_id)))
+        device = await self._visible(who(context), "GetDevice", request.device_id)
+        return pb.GetDeviceResponse(device=convert.device_to_proto(device))
 
     async def ListDevices(
         self, request: pb.ListDevicesRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListDevicesResponse:
+        me = who(context)
         size = request.page_size or 100
         if size > 1000:
             raise InvalidArgument(f"page_size {size} is over the maximum of 1000")
@@ -62,8 +106,19 @@ class CollectionServicer(collection_pb2_grpc.CollectionServiceServicer):
             district = district_from_proto(request.district)
         except ValueError as exc:
             raise InvalidArgument(str(exc)) from exc
+        kind = convert.kind_of_request(request.kind)
+        writer = writer_of(me)
+        # Another district's devices are not listed, but for those the tenant owns there.
+        other_district = writer is not None and district is not None and district != writer.district
+        if other_district and district is not None and request.owner_tenant != me.tenant:
+            await self.access.require_district(me, district, "ListDevices", f"district {district}")
         page, token = self.registry.list(
-            request.page_token, size, district, convert.kind_of_request(request.kind), request.owner_tenant
+            request.page_token,
+            size,
+            district,
+            kind,
+            request.owner_tenant,
+            None if writer is None else writer.may_use,
         )
         return pb.ListDevicesResponse(
             devices=[convert.device_to_proto(d) for d in page], next_page_token=token
@@ -72,17 +127,20 @@ class CollectionServicer(collection_pb2_grpc.CollectionServiceServicer):
     async def DeregisterDevice(
         self, request: pb.DeregisterDeviceRequest, context: grpc.aio.ServicerContext
     ) -> pb.DeregisterDeviceResponse:
+        me = who(context)
+        await self._visible(me, "DeregisterDevice", request.device_id)
         await self.registry.deregister(request.device_id)
         return pb.DeregisterDeviceResponse()
 
     async def Ingest(self, request: bytes, context: grpc.aio.ServicerContext) -> pb.IngestResponse:  # type: ignore[override]
-        return pb.IngestResponse(ack=await self.ingestor.ingest(request))
+        return pb.IngestResponse(ack=await self.ingestor.ingest(request, who(context)))
 
     async def StreamReadings(  # type: ignore[override]
         self, request_iterator: AsyncIterator[bytes], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.StreamReadingsResponse]:
         """Up to `window` batches of one stream are in flight at once; acks go back as they land.
         No task per batch: each batch's ack is queued by a callback on its JetStream future."""
+        me = who(context)
         acks: asyncio.Queue[pb.BatchAck | None] = asyncio.Queue()
         window = asyncio.Semaphore(self.window)
 
@@ -106,7 +164,7 @@ class CollectionServicer(collection_pb2_grpc.CollectionServiceServicer):
                 async for raw in request_iterator:
                     await window.acquire()
                     try:
-                        stored = await self.ingestor.submit(raw)
+                        stored = await self.ingestor.submit(raw, me)
                     except Exception as exc:
                         if not isinstance(exc, CitymeshError):
                             log.exception("batch failed")

@@ -20,7 +20,8 @@ from citymesh.compute.service import ComputeService
 from citymesh.compute.servicer import SERVICE, ComputeServicer, add_to_server
 from citymesh.compute.store import JobStore
 from citymesh.compute.worker import Worker, default_worker_id
-from citymesh.runtime.bus import COMPUTE_RESOURCES, Bus
+from citymesh.runtime.access import Access
+from citymesh.runtime.bus import AUDIT_STREAM, COMPUTE_RESOURCES, Bus
 from citymesh.runtime.settings import ServiceSettings
 
 
@@ -110,11 +111,11 @@ def batch_api() -> Any:
 class App:
     name = "compute"
     service_names: ClassVar[list[str]] = [SERVICE]
-    resources: ClassVar[list[str]] = COMPUTE_RESOURCES
+    resources: ClassVar[list[str]] = [*COMPUTE_RESOURCES, AUDIT_STREAM]
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.exchange = ExchangeInputs(settings.exchange_address)
+        self.exchange = ExchangeInputs(settings.exchange_address, settings.token)
         self.service: ComputeService | None = None
         self.workers: list[Worker] = []
         self._servicer: ComputeServicer | None = None
@@ -127,6 +128,7 @@ class App:
             Quota(s.concurrent_jobs, s.core_seconds_per_day),
             parse_quotas(s.tenant_quotas),
             s.max_input_bytes,
+            Access(bus, "compute"),
         )
         self._servicer = ComputeServicer(self.service, self.exchange, s.result_chunk_bytes)
         base = s.worker_id or default_worker_id()

@@ -1,7 +1,9 @@
 """`citymesh job submit | watch | result | cancel | kernels`: the compute API from a terminal.
 
 The address is --address, else CITYMESH_COMPUTE_ADDRESS, else the one `citymesh up` wrote to
-.citymesh/run/ports.json; the tenant is --tenant, else CITYMESH_TENANT. Inputs are .npy files
+.citymesh/run/ports.json. The caller is the token of --token, else CITYMESH_TOKEN (`citymesh token
+sign` makes one); against services in development mode (CITYMESH_AUTH_DEV_HEADERS) it is --tenant,
+else CITYMESH_TENANT. Inputs are .npy files
 (`--input x=sensors_x.npy`) or one .npz holding every input by name (`--inputs problem.npz`).
 """
 
@@ -30,7 +32,10 @@ BAR = 30
 def add_parser(sub: Any) -> None:
     job = sub.add_parser("job", help="submit and follow compute jobs")
     job.add_argument("--address", help="compute API host:port (default: CITYMESH_COMPUTE_ADDRESS or `up`'s)")
-    job.add_argument("--tenant", help="tenant to act for (default: CITYMESH_TENANT)")
+    job.add_argument("--token", help="your token from governance (default: CITYMESH_TOKEN)")
+    job.add_argument(
+        "--tenant", help="development mode only: tenant to act for, unchecked (default: CITYMESH_TENANT)"
+    )
     job.add_argument("--data", type=Path, default=Path(".citymesh"), help="`citymesh up`'s data folder")
     verbs = job.add_subparsers(dest="verb", required=True)
 
@@ -87,9 +92,15 @@ def address(args: argparse.Namespace) -> str:
 
 
 def metadata(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
+    token = getattr(args, "token", None) or os.environ.get("CITYMESH_TOKEN", "")
+    if token:
+        return (("authorization", f"Bearer {token}"),)
     tenant = args.tenant or os.environ.get("CITYMESH_TENANT", "")
     if not tenant:
-        raise SystemExit("no tenant: pass --tenant or set CITYMESH_TENANT")
+        raise SystemExit(
+            "no token: pass --token or set CITYMESH_TOKEN (`citymesh token sign` makes one); "
+            "against a development platform, --tenant or CITYMESH_TENANT"
+        )
     return ((TENANT_HEADER, tenant),)
 
 

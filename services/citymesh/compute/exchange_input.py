@@ -15,8 +15,7 @@ import numpy.typing as npt
 
 from citymesh.api.compute.v1 import compute_pb2 as pb
 from citymesh.api.exchange.v1 import exchange_pb2, exchange_pb2_grpc
-from citymesh.compute.domain import TENANT_HEADER
-from citymesh.runtime import errors
+from citymesh.runtime import auth, errors
 
 AGGREGATES = ("mean", "min", "max", "p50", "p95", "count")
 KERNELS = ("anomaly_scan",)
@@ -35,14 +34,20 @@ def series(
 
 
 class ExchangeInputs:
-    """Runs a job's exchange query for the submitting tenant."""
+    """Runs a job's exchange query as the submitting tenant: with its own credentials (its token,
+    or in development its identity headers), so the exchange answers it what it would answer the
+    tenant; without any, as compute itself (CITYMESH_TOKEN, a `service` token)."""
 
-    def __init__(self, address: str, timeout_s: float = 30.0) -> None:
+    def __init__(self, address: str, token: str = "", timeout_s: float = 30.0) -> None:
         self.address = address
+        self.token = token
         self.timeout_s = timeout_s
         self._channel: grpc.aio.Channel | None = None
 
-    async def arrays(self, tenant: str, kernel: str, given: pb.ExchangeInput) -> dict[str, npt.NDArray[Any]]:
+    async def arrays(
+        self, on_behalf: tuple[tuple[str, str], ...], kernel: str, given: pb.ExchangeInput
+    ) -> dict[str, npt.NDArray[Any]]:
+        """The query's series. `on_behalf`: the submitting caller's credentials (auth.forwarded)."""
         if kernel not in KERNELS:
             raise errors.InvalidArgument(
                 f"an exchange input serves {', '.join(KERNELS)}; {kernel} takes inline arrays"
@@ -59,13 +64,19 @@ class ExchangeInputs:
         if self._channel is None:
             self._channel = grpc.aio.insecure_channel(self.address)
         stub = exchange_pb2_grpc.ExchangeServiceStub(self._channel)
+        metadata = on_behalf or auth.bearer(self.token)
         try:
-            response = await stub.Query(
-                given.query, timeout=self.timeout_s, metadata=((TENANT_HEADER, tenant),)
-            )
+            response = await stub.Query(given.query, timeout=self.timeout_s, metadata=metadata)
         except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
+            code = exc.code()
+            if code == grpc.StatusCode.INVALID_ARGUMENT:
                 raise errors.InvalidArgument(f"the exchange refused the query: {exc.details()}") from exc
+            if code == grpc.StatusCode.PERMISSION_DENIED:
+                raise errors.PermissionDenied(f"the exchange refused the query: {exc.details()}") from exc
+            if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                raise errors.ResourceExhausted(f"the exchange refused the query: {exc.details()}") from exc
+            if code == grpc.StatusCode.UNAUTHENTICATED:
+                raise errors.Unauthenticated(f"the exchange refused the query: {exc.details()}") from exc
             raise errors.Unavailable(f"the exchange did not answer the query: {exc.details()}") from exc
         if response.truncated:
             raise errors.ResourceExhausted(

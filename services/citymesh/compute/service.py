@@ -3,6 +3,7 @@ validation and quotas, get, watch, cancel, and read results."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,6 +15,8 @@ from citymesh.compute.domain import Job, Priority, Quota, State
 from citymesh.compute.kernels import kernel
 from citymesh.compute.store import JobStore
 from citymesh.runtime import errors
+from citymesh.runtime.access import Access
+from citymesh.runtime.auth import Identity
 
 log = logging.getLogger("citymesh.compute")
 
@@ -25,7 +28,9 @@ class ComputeService:
         default_quota: Quota,
         quotas: dict[str, dict[str, float]],
         max_input_bytes: int,
+        access: Access | None = None,
     ) -> None:
+        self.access = access or Access(None, "compute")
         self.store = store
         self.default_quota = default_quota
         self.quotas = quotas
@@ -90,25 +95,38 @@ class ComputeService:
                 job.tenant, lambda u: domain.admit(u, job.tenant, quota, job.job_id, now)
             )
 
-    async def get(self, tenant: str, job_id: str) -> Job:
-        return await self.store.job_of(tenant, job_id)
+    async def _own(self, who: Identity, job_id: str, action: str) -> Job:
+        """The caller's job. Another tenant's is NotFound, word for word as a missing one, and the
+        attempt is audited; no role sees another tenant's jobs."""
+        try:
+            return await self.store.job_of(who.tenant, job_id)
+        except errors.NotFound:
+            with contextlib.suppress(errors.NotFound):
+                await self.store.get(job_id)  # it exists: another tenant's
+                await self.access.record(
+                    who, action, f"job {job_id}", False, f"job {job_id} belongs to another tenant"
+                )
+            raise
 
-    async def watch(self, tenant: str, job_id: str) -> AsyncIterator[Job]:
-        await self.store.job_of(tenant, job_id)
+    async def get(self, who: Identity, job_id: str) -> Job:
+        return await self._own(who, job_id, "GetJob")
+
+    async def watch(self, who: Identity, job_id: str) -> AsyncIterator[Job]:
+        await self._own(who, job_id, "WatchJob")
         async for job in self.store.watch(job_id):
             yield job
             if job.state.final:
                 return
 
-    async def cancel(self, tenant: str, job_id: str) -> Job:
-        await self.store.job_of(tenant, job_id)
+    async def cancel(self, who: Identity, job_id: str) -> Job:
+        await self._own(who, job_id, "CancelJob")
         now = domain.now_s()
         job = await self.store.change(job_id, lambda j: domain.cancel(j, now))
         if job.state == State.CANCELLED and job.finished == now:
             await self.store.release(job, 0.0)
         return job
 
-    async def result(self, tenant: str, job_id: str, output: str) -> tuple[domain.OutputInfo, bytes]:
-        job = await self.store.job_of(tenant, job_id)
+    async def result(self, who: Identity, job_id: str, output: str) -> tuple[domain.OutputInfo, bytes]:
+        job = await self._own(who, job_id, "GetResult")
         info = job.output(output)
         return info, await self.store.get_output(job_id, info.name)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
@@ -10,12 +12,24 @@ import grpc
 from pydantic import Field
 
 from citymesh.api.exchange.v1 import exchange_pb2, exchange_pb2_grpc
+from citymesh.exchange.catalog_store import CatalogStore
 from citymesh.exchange.devices import DeviceDirectory
 from citymesh.exchange.materialiser import Materialiser
 from citymesh.exchange.servicer import ExchangeServicer
+from citymesh.exchange.sharing import Sharing
 from citymesh.exchange.store import Store
 from citymesh.exchange.subscriptions import SubscriptionHub
-from citymesh.runtime.bus import DEVICES_BUCKET, TELEMETRY_STREAM, Bus
+from citymesh.runtime.access import Access
+from citymesh.runtime.bus import (
+    AUDIT_STREAM,
+    DATASETS_BUCKET,
+    DEVICES_BUCKET,
+    GRANTS_BUCKET,
+    TELEMETRY_STREAM,
+    TENANTS_BUCKET,
+    Bus,
+)
+from citymesh.runtime.ratelimit import REFUSAL_HOLD_S, TenantLimits
 from citymesh.runtime.settings import ServiceSettings
 
 
@@ -49,16 +63,38 @@ class Settings(ServiceSettings):
     device_sync_timeout_s: float = Field(
         30.0, gt=0, description="Seconds to wait at start for the device watch to deliver every device."
     )
+    tenant_queries_per_s: int = Field(
+        50,
+        ge=0,
+        description="Query calls one tenant may make per second on one exchange replica "
+        "(RESOURCE_EXHAUSTED beyond); 0: no limit. The zone and platform services are not limited.",
+    )
+    grant_recheck_s: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="Seconds a Subscribe stream read through a grant goes without re-reading it: a "
+        "revocation ends the stream within this (an expiry ends it at once).",
+    )
 
 
 class App:
     """Materialises TELEMETRY into DuckDB and serves ExchangeService over it."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
+        """`clock` (Unix seconds) decides when grants expire."""
         self.name = "exchange"
         self.service_names = [exchange_pb2.DESCRIPTOR.services_by_name["ExchangeService"].full_name]
-        self.resources = [TELEMETRY_STREAM, DEVICES_BUCKET]
+        self.resources = [
+            TELEMETRY_STREAM,
+            DEVICES_BUCKET,
+            AUDIT_STREAM,
+            DATASETS_BUCKET,
+            GRANTS_BUCKET,
+            TENANTS_BUCKET,
+        ]
         self.settings = settings
+        self.clock = clock
         self.store = Store(
             settings.db_path,
             readers=settings.query_threads,
@@ -78,7 +114,14 @@ class App:
             bus, self.store, self._devices, self.hub, fetch_batch=s.fetch_batch, fetch_wait_s=s.fetch_wait_s
         )
         await self._materialiser.start()
-        self._servicer = ExchangeServicer(self.store, self.hub, self._materialiser.stats)
+        sharing = Sharing(
+            await CatalogStore.open(bus),
+            Access(bus, self.name),
+            TenantLimits(s.tenant_queries_per_s, "queries", hold_s=REFUSAL_HOLD_S),
+            clock=self.clock,
+            recheck_s=s.grant_recheck_s,
+        )
+        self._servicer = ExchangeServicer(self.store, self.hub, self._materialiser.stats, sharing)
 
     def register(self, server: grpc.aio.Server) -> None:
         if self._servicer is None:

@@ -11,7 +11,7 @@ from citymesh import convert as city_convert
 from citymesh.api.collection.v1 import collection_pb2
 from citymesh.api.exchange.v1 import exchange_pb2
 from citymesh.city import DISTRICTS, KIND_NAMES
-from citymesh.exchange import domain
+from citymesh.exchange import catalog, domain
 from citymesh.runtime import errors
 
 # The domain's kind and district codes are the proto enum numbers; readings are converted in bulk on
@@ -149,3 +149,94 @@ def stats_response(stats: domain.Stats) -> exchange_pb2.GetStatsResponse:
     if stats.newest_ms is not None:
         response.newest_reading.CopyFrom(timestamp_ns(stats.newest_ms * 1_000_000))
     return response
+
+
+# The catalog.
+
+VISIBILITY_TO_PROTO = {
+    catalog.Visibility.PRIVATE: exchange_pb2.VISIBILITY_PRIVATE,
+    catalog.Visibility.SHARED: exchange_pb2.VISIBILITY_SHARED,
+    catalog.Visibility.PUBLIC: exchange_pb2.VISIBILITY_PUBLIC,
+}
+VISIBILITY_FROM_PROTO = {v: k for k, v in VISIBILITY_TO_PROTO.items()}
+GRANT_STATE_TO_PROTO = {
+    catalog.GrantState.REQUESTED: exchange_pb2.GRANT_STATE_REQUESTED,
+    catalog.GrantState.GRANTED: exchange_pb2.GRANT_STATE_GRANTED,
+    catalog.GrantState.DENIED: exchange_pb2.GRANT_STATE_DENIED,
+    catalog.GrantState.REVOKED: exchange_pb2.GRANT_STATE_REVOKED,
+    catalog.GrantState.EXPIRED: exchange_pb2.GRANT_STATE_EXPIRED,
+}
+
+
+def visibility(value: int) -> catalog.Visibility | None:
+    """A Visibility number; None when unset; InvalidArgument when it is no visibility."""
+    if value == exchange_pb2.VISIBILITY_UNSPECIFIED:
+        return None
+    try:
+        return VISIBILITY_FROM_PROTO[value]  # type: ignore[index]
+    except KeyError:
+        raise errors.InvalidArgument(
+            f"visibility {value} is not one; use VISIBILITY_PRIVATE, VISIBILITY_SHARED or VISIBILITY_PUBLIC"
+        ) from None
+
+
+def reading_filter_message(flt: domain.ReadingFilter) -> exchange_pb2.ReadingFilter:
+    return exchange_pb2.ReadingFilter(
+        districts=[city_convert.district_to_proto(d) for d in sorted(flt.districts, key=DISTRICTS.index)],
+        kinds=[city_convert.kind_to_proto(k) for k in sorted(flt.kinds, key=KIND_NAMES.index)],
+        device_ids=sorted(flt.device_ids),
+    )
+
+
+def timestamp_ms(ms: int) -> timestamp_pb2.Timestamp:
+    return timestamp_ns(ms * 1_000_000)
+
+
+def expiry_ms(request: exchange_pb2.GrantAccessRequest) -> tuple[int | None, int | None]:
+    """(expires_at, ttl) of a GrantAccess in milliseconds, None where unset."""
+    expires = ttl = None
+    if request.HasField("expires_at"):
+        expires = -(-_instant("expires_at", request.expires_at) // 1_000_000)
+    if request.HasField("ttl"):
+        if request.ttl.seconds < 0 or request.ttl.nanos < 0:
+            raise errors.InvalidArgument("ttl is negative; a grant lasts at least 1 s")
+        ttl = request.ttl.seconds * 1000 + request.ttl.nanos // 1_000_000
+    return expires, ttl
+
+
+def dataset_message(listed: catalog.Listed) -> exchange_pb2.Dataset:
+    d = listed.dataset
+    message = exchange_pb2.Dataset(
+        dataset_id=d.dataset_id,
+        name=d.name,
+        description=d.description,
+        owner_tenant=d.owner,
+        visibility=VISIBILITY_TO_PROTO[d.visibility],
+        selection=reading_filter_message(d.selection),
+        telemetry=d.telemetry,
+        readable=listed.readable,
+    )
+    if d.updated_ms is not None:
+        message.updated_at.CopyFrom(timestamp_ms(d.updated_ms))
+    if listed.grant_expires_ms is not None:
+        message.grant_expires_at.CopyFrom(timestamp_ms(listed.grant_expires_ms))
+    return message
+
+
+def grant_message(grant: catalog.Grant, now_ms: int) -> exchange_pb2.Grant:
+    message = exchange_pb2.Grant(
+        dataset_id=grant.dataset_id,
+        tenant=grant.tenant,
+        purpose=grant.purpose,
+        state=GRANT_STATE_TO_PROTO[grant.state_at(now_ms)],
+        decided_by=grant.decided_by,
+        reason=grant.reason,
+    )
+    for field, ms in (
+        (message.requested_at, grant.requested_ms),
+        (message.decided_at, grant.decided_ms),
+        (message.expires_at, grant.expires_ms),
+    ):
+        if ms is not None:
+            field.CopyFrom(timestamp_ms(ms))
+    return message

@@ -118,6 +118,22 @@ class ReadingFilter:
     def matches_all(self) -> bool:
         return not (self.districts or self.kinds or self.device_ids)
 
+    def within(self, other: ReadingFilter) -> ReadingFilter | None:
+        """The readings both filters match (a dataset's selection narrowed by a request's filter),
+        or None when no reading can match both."""
+
+        def both(a: frozenset[str], b: frozenset[str]) -> frozenset[str] | None:
+            if not a or not b:
+                return a or b
+            return (a & b) or None
+
+        districts = both(self.districts, other.districts)
+        kinds = both(self.kinds, other.kinds)
+        device_ids = both(self.device_ids, other.device_ids)
+        if districts is None or kinds is None or device_ids is None:
+            return None
+        return ReadingFilter(districts, kinds, device_ids)
+
     def select(self, batch: StoredBatch) -> StoredBatch | None:
         """The part of `batch` this filter matches, or None when nothing matches."""
         if self.matches_all:

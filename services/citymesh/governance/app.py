@@ -8,14 +8,17 @@ import grpc
 from pydantic import Field
 
 from citymesh.api.governance.v1 import governance_pb2, governance_pb2_grpc
+from citymesh.governance.incidents import servicer as incident_servicer
+from citymesh.governance.incidents.pipeline import RESOURCES as INCIDENT_RESOURCES
+from citymesh.governance.incidents.pipeline import Pipeline
+from citymesh.governance.incidents.settings import IncidentSettings
 from citymesh.governance.service import Governance
 from citymesh.governance.servicer import GovernanceServicer
 from citymesh.governance.store import AwardLedger, PeakStore
 from citymesh.runtime.bus import AUDIT_STREAM, AWARDS_BUCKET, EVENTS_STREAM, PEAKS_BUCKET, TENANTS_BUCKET, Bus
-from citymesh.runtime.settings import ServiceSettings
 
 
-class Settings(ServiceSettings):
+class Settings(IncidentSettings):
     """What the governance process reads (besides every service's settings)."""
 
     service: ClassVar[str] = "governance"
@@ -31,14 +34,17 @@ class Settings(ServiceSettings):
 
 
 class App:
-    """Keeps the peaks, decides award claims, issues tokens."""
+    """Keeps the peaks, decides award claims, issues tokens, runs the incident pipeline."""
 
     def __init__(self, settings: Settings) -> None:
         self.name = "governance"
         self.service_names = [governance_pb2.DESCRIPTOR.services_by_name["GovernanceService"].full_name]
+        self.service_names.append(incident_servicer.SERVICE)
         self.resources = [EVENTS_STREAM, AUDIT_STREAM, TENANTS_BUCKET, PEAKS_BUCKET, AWARDS_BUCKET]
+        self.resources += [r for r in INCIDENT_RESOURCES if r not in self.resources]
         self.settings = settings
         self.governance: Governance | None = None
+        self.incidents: Pipeline | None = None
 
     async def start(self, bus: Bus) -> None:
         s = self.settings
@@ -50,6 +56,8 @@ class App:
             token_ttl_s=s.token_ttl_s,
         )
         await self.governance.start()
+        self.incidents = await Pipeline.create(bus, s)
+        await self.incidents.start(s)
 
     def register(self, server: grpc.aio.Server) -> None:
         if self.governance is None:
@@ -57,6 +65,17 @@ class App:
         governance_pb2_grpc.add_GovernanceServiceServicer_to_server(
             GovernanceServicer(self.governance), server
         )
+        if self.incidents is not None:
+            incident_servicer.add_to_server(self.incidents, server)
+
+    async def draining(self) -> None:
+        """End the incident watch streams before the server's grace period."""
+        if self.incidents is not None:
+            await self.incidents.draining()
 
     async def stop(self) -> None:
-        """Nothing runs in the background; in-flight RPCs ended with the server."""
+        """Stop the incident pipeline (its consumer and supervisor); in-flight RPCs ended with the server."""
+        if self.incidents is not None:
+            await self.incidents.stop()
+        if self.governance is not None:
+            await self.governance.stop()  # the outbox relay

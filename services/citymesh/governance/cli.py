@@ -1,7 +1,10 @@
-"""`citymesh peaks` and `citymesh awards`: the governance center's tables in a terminal.
+"""`citymesh peaks`, `citymesh awards` and `citymesh index`: the governance center's tables in a
+terminal.
 
 The address is --address, else CITYMESH_GOVERNANCE_ADDRESS, else the one `citymesh up` wrote to
-.citymesh/run/ports.json. With authentication on, the token is --token or CITYMESH_TOKEN.
+.citymesh/run/ports.json. The caller is the token of --token, else CITYMESH_TOKEN; against a
+development platform (CITYMESH_AUTH_DEV_HEADERS) it is --tenant and --roles, else CITYMESH_TENANT
+and CITYMESH_ROLES (e.g. `--tenant zone --roles zone-admin`).
 """
 
 from __future__ import annotations
@@ -27,16 +30,26 @@ def add_parser(sub: Any) -> None:
     for name, help_text, func in (
         ("peaks", "the peaks of each sub-district and their state", _peaks),
         ("awards", "the award ledger: every decision, the rule applied and why", _awards),
+        ("index", "the digital-economy index of each peak and of the zone", _index),
     ):
         p = sub.add_parser(name, help=help_text)
         p.add_argument(
             "--address", help="governance host:port (default: CITYMESH_GOVERNANCE_ADDRESS or `up`'s)"
         )
-        p.add_argument("--token", help="a token from governance (default: CITYMESH_TOKEN), when auth is on")
+        p.add_argument("--token", help="a token from governance (default: CITYMESH_TOKEN)")
+        p.add_argument(
+            "--tenant", help="development mode only: the tenant to act as (default: CITYMESH_TENANT)"
+        )
+        p.add_argument(
+            "--roles", help="development mode only: comma-separated roles (default: CITYMESH_ROLES)"
+        )
         p.add_argument("--data", type=Path, default=Path(".citymesh"), help="`citymesh up`'s data folder")
         p.add_argument("--json", action="store_true", help="print JSON instead of a table")
         if name == "awards":
             p.add_argument("--enterprise", default="", help="only this enterprise's decisions")
+            p.add_argument("--peak", default="", help="only the decisions of this peak's claims")
+        if name == "index":
+            p.add_argument("--peak", default="", help="only this peak")
         p.set_defaults(func=func)
 
     token = sub.add_parser("token", help="governance keys and tokens, offline (the first zone-admin token)")
@@ -69,7 +82,16 @@ def address(args: argparse.Namespace) -> str:
 
 def metadata(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
     token = args.token or os.environ.get("CITYMESH_TOKEN", "")
-    return (("authorization", f"Bearer {token}"),) if token else ()
+    if token:
+        return (("authorization", f"Bearer {token}"),)
+    tenant = args.tenant or os.environ.get("CITYMESH_TENANT", "")
+    roles = args.roles or os.environ.get("CITYMESH_ROLES", "")
+    if not tenant and not roles:
+        raise SystemExit(
+            "no token: pass --token or set CITYMESH_TOKEN (`citymesh token sign` makes one); against "
+            "a development platform, --tenant and --roles (e.g. --tenant zone --roles zone-admin)"
+        )
+    return (("x-citymesh-tenant", tenant), ("x-citymesh-roles", roles))
 
 
 def table(header: list[str], rows: list[list[str]], out: TextIO, right: frozenset[int] = frozenset()) -> None:
@@ -129,8 +151,14 @@ async def _call(args: argparse.Namespace) -> Any:
         try:
             if args.command == "peaks":
                 return await stub.ListPeaks(pb.ListPeaksRequest(), metadata=metadata(args), timeout=10)
+            if args.command == "index":
+                return await stub.GetEconomyIndex(
+                    pb.GetEconomyIndexRequest(peak_id=args.peak), metadata=metadata(args), timeout=30
+                )
             return await stub.ListAwards(
-                pb.ListAwardsRequest(enterprise=args.enterprise), metadata=metadata(args), timeout=10
+                pb.ListAwardsRequest(enterprise=args.enterprise, peak_id=args.peak),
+                metadata=metadata(args),
+                timeout=10,
             )
         except grpc.aio.AioRpcError as exc:
             raise SystemExit(f"governance: {exc.code().name}: {exc.details()}") from None
@@ -152,6 +180,82 @@ def _peaks(args: argparse.Namespace) -> int:
 
 def _awards(args: argparse.Namespace) -> int:
     return _print(args, asyncio.run(_call(args)), awards_table)
+
+
+def _index(args: argparse.Namespace) -> int:
+    return _print(args, asyncio.run(_call(args)), index_table)
+
+
+INDICATORS = (
+    (pb.ECONOMY_INDICATOR_INFRASTRUCTURE, "infrastructure"),
+    (pb.ECONOMY_INDICATOR_CITY_SERVICES, "services"),
+    (pb.ECONOMY_INDICATOR_CITY_GOVERNANCE, "governance"),
+    (pb.ECONOMY_INDICATOR_INDUSTRY_INTEGRATION, "industry"),
+)
+
+
+def index_table(response: pb.GetEconomyIndexResponse, out: TextIO) -> None:
+    units = list(response.peaks)
+    if response.HasField("zone"):
+        units.append(response.zone)
+
+    def name(u: pb.EconomyIndex) -> str:
+        return u.peak_id or "(zone)"
+
+    def indicator(u: pb.EconomyIndex, which: int) -> str:
+        found = next((i for i in u.indicators if i.indicator == which), None)
+        return f"{found.score:.1f}" if found is not None and found.measured else "-"
+
+    rows = [
+        [
+            str(u.rank) if u.peak_id else "",
+            name(u),
+            u.district or "all",
+            *(indicator(u, which) for which, _ in INDICATORS),
+            f"{u.score:.1f}",
+            f"{100 * u.measured_weight:.0f}%",
+        ]
+        for u in units
+    ]
+    header = ["rank", "peak", "sub-district", *(label for _, label in INDICATORS), "index", "measured"]
+    table(header, rows, out, frozenset(range(3, 9)))
+    print(file=out)
+    figures = [
+        [
+            name(u),
+            f"{u.figures.devices:,}",
+            str(u.figures.device_kinds),
+            f"{u.figures.telemetry_batches:,}",
+            f"{u.figures.compute_jobs_succeeded:,}/{u.figures.compute_jobs:,}",
+            f"{u.figures.compute_core_seconds:,.0f}",
+            f"{u.figures.incidents_acknowledged:,}/{u.figures.incidents_resolved:,}/{u.figures.incidents:,}",
+            _minutes(u.figures.mean_time_to_acknowledge_s, u.figures.incidents_acknowledged),
+            f"{u.figures.awards_granted:,}",
+            cny(u.figures.awarded_fen),
+        ]
+        for u in units
+    ]
+    header = [
+        "peak",
+        "devices",
+        "kinds",
+        "batches",
+        "jobs ok/all",
+        "core-s",
+        "incidents ack/res/all",
+        "MTTA min",
+        "awards",
+        "CNY",
+    ]
+    table(header, figures, out, frozenset(range(1, 10)))
+    print(
+        "scores 0-100; '-': nothing to measure yet; four indicators of 25% each (docs/governance.md)",
+        file=out,
+    )
+
+
+def _minutes(seconds: float, count: int) -> str:
+    return f"{seconds / 60:,.1f}" if count else "-"
 
 
 def _token_keys(args: argparse.Namespace) -> int:

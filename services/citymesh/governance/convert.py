@@ -5,7 +5,9 @@ from __future__ import annotations
 from google.protobuf import timestamp_pb2
 
 from citymesh.api.governance.v1 import governance_pb2 as pb
+from citymesh.governance import index
 from citymesh.governance.domain import (
+    SLUG,
     AwardKind,
     Claim,
     Decision,
@@ -70,6 +72,17 @@ def peak_message(peak: Peak) -> pb.Peak:
     )
 
 
+def peak_id(value: str, required: bool = True) -> str:
+    """A peak id from a request: lowercase letters, digits and dashes; empty only when optional."""
+    if not value and not required:
+        return ""
+    if not SLUG.match(value):
+        raise InvalidArgument(
+            f"peak_id {value!r}: a peak id is lowercase letters, digits and dashes (ListPeaks names them)"
+        )
+    return value
+
+
 def transition(request: pb.TransitionPeakRequest) -> Transition:
     if request.target not in STATE_FROM:
         raise InvalidArgument("target: a peak state (PEAK_STATE_SIGNED, _ACTIVE, _SUSPENDED or _RETIRED)")
@@ -90,7 +103,7 @@ def claim(message: pb.AwardClaim) -> Claim:
     which = message.WhichOneof("facts")
     if which != FACTS[kind]:
         raise InvalidArgument(f"a {kind.value} claim carries `{FACTS[kind]}` facts, not {which or 'none'}")
-    base = Claim(message.claim_id, message.enterprise, message.project, kind)
+    base = Claim(message.claim_id, message.enterprise, message.project, kind, peak_id=message.peak_id)
     if kind is AwardKind.PROJECT_SUBSIDY:
         p = message.project_subsidy
         return Claim(
@@ -109,7 +122,13 @@ def claim(message: pb.AwardClaim) -> Claim:
 
 
 def claim_message(c: Claim) -> pb.AwardClaim:
-    m = pb.AwardClaim(claim_id=c.claim_id, enterprise=c.enterprise, project=c.project, kind=KIND_TO[c.kind])
+    m = pb.AwardClaim(
+        claim_id=c.claim_id,
+        enterprise=c.enterprise,
+        project=c.project,
+        kind=KIND_TO[c.kind],
+        peak_id=c.peak_id,
+    )
     if c.kind is AwardKind.PROJECT_SUBSIDY:
         m.project_subsidy.CopyFrom(
             pb.ProjectClaim(
@@ -139,3 +158,52 @@ def decision_message(d: Decision) -> pb.AwardDecision:
         decided_at=timestamp(d.decided_at_ms),
         decided_by=d.decided_by,
     )
+
+
+INDICATOR_TO = {
+    index.Indicator.INFRASTRUCTURE: pb.ECONOMY_INDICATOR_INFRASTRUCTURE,
+    index.Indicator.CITY_SERVICES: pb.ECONOMY_INDICATOR_CITY_SERVICES,
+    index.Indicator.CITY_GOVERNANCE: pb.ECONOMY_INDICATOR_CITY_GOVERNANCE,
+    index.Indicator.INDUSTRY_INTEGRATION: pb.ECONOMY_INDICATOR_INDUSTRY_INTEGRATION,
+}
+
+
+def figures_message(f: index.Figures) -> pb.PlatformFigures:
+    return pb.PlatformFigures(**{name: getattr(f, name) for name in index.Figures.__dataclass_fields__})
+
+
+def index_message(u: index.UnitIndex) -> pb.EconomyIndex:
+    return pb.EconomyIndex(
+        peak_id=u.peak_id,
+        district=u.district,
+        score=u.score,
+        indicators=[
+            pb.IndicatorScore(
+                indicator=INDICATOR_TO[i.indicator],
+                score=i.score,
+                weight=i.weight,
+                measured=i.measured,
+                parts=[
+                    pb.SubIndicatorScore(
+                        name=p.name, score=p.score, weight=p.weight, measured=p.measured, basis=p.basis
+                    )
+                    for p in i.parts
+                ],
+            )
+            for i in u.indicators
+        ],
+        figures=figures_message(u.figures),
+        measured_weight=u.measured_weight,
+        rank=u.rank,
+    )
+
+
+def index_response(
+    peaks: list[index.UnitIndex], zone: index.UnitIndex | None, now_ms: int
+) -> pb.GetEconomyIndexResponse:
+    response = pb.GetEconomyIndexResponse(
+        peaks=[index_message(u) for u in peaks], computed_at=timestamp(now_ms)
+    )
+    if zone is not None:
+        response.zone.CopyFrom(index_message(zone))
+    return response

@@ -215,6 +215,49 @@ def transition(peaks: dict[str, Peak], t: Transition, actor: Actor, now_ms: int)
     return new
 
 
+def peak_of_tenant(peaks: dict[str, Peak], tenant: str) -> Peak | None:
+    """The peak a tenant holds (not retired; a tenant holds one at a time), if any."""
+    if not tenant:
+        return None
+    return next((p for p in ordered(peaks) if p.tenant == tenant and p.state is not PeakState.RETIRED), None)
+
+
+def visible_peaks(peaks: dict[str, Peak], tenant: str, platform: bool) -> list[Peak]:
+    """The peaks a caller sees: all for the platform, a tenant's own (any state) otherwise."""
+    return [p for p in ordered(peaks) if platform or (tenant and p.tenant == tenant)]
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An event stored with the change it records (the outbox), until it is published on EVENTS
+    and AUDIT under `governance.<subject>` with Nats-Msg-Id `msg_id`. `version` orders the events
+    of one subject: one whose subject already holds this version or a later one was published."""
+
+    msg_id: str
+    subject: str
+    version: int
+    event: dict[str, Any]
+    tenant: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Pending:
+        return cls(d["msg_id"], d["subject"], int(d["version"]), dict(d["event"]), str(d.get("tenant", "")))
+
+
+def transition_pending(before: Peak, after: Peak, actor: Actor) -> Pending:
+    """The outbox entry of a transition."""
+    return Pending(
+        msg_id=f"peak-{after.peak_id}-{after.version}",
+        subject=f"peak.{after.peak_id}",
+        version=after.version,
+        event=transition_event(before, after, actor),
+        tenant=after.tenant,
+    )
+
+
 def transition_event(before: Peak, after: Peak, actor: Actor) -> dict[str, Any]:
     """What EVENTS and AUDIT record of a transition."""
     return {
@@ -281,10 +324,14 @@ class Claim:
     technology: str = ""
     contract_fen: int = 0
     level: RecognitionLevel | None = None
+    peak_id: str = ""
+    """The peak whose ecosystem the project belongs to; empty: the zone's own."""
 
     def validate(self) -> Claim:
         if not CLAIM_ID.match(self.claim_id):
             raise InvalidArgument("claim_id: 1 to 128 letters, digits, '-' or '_'")
+        if self.peak_id and not SLUG.match(self.peak_id):
+            raise InvalidArgument(f"peak_id {self.peak_id!r}: a peak id (ListPeaks names them)")
         if not self.enterprise.strip():
             raise InvalidArgument("enterprise is required")
         if self.kind is AwardKind.PROJECT_SUBSIDY:
@@ -470,6 +517,24 @@ def decide_recognition(claim: Claim, before: Recognised | None) -> tuple[Decisio
         claim.level, full, {**(before.claims if before else {}), claim.claim_id: (amount, why)}
     )
     return Decision(claim, True, amount, rule, why), after
+
+
+def claim_peak(claim: Claim, peaks: dict[str, Peak]) -> str:
+    """The peak a claim counts for: the one it names, else the peak of the enterprise it names
+    (by tenant id or enterprise name, case-insensitive), else none (the zone's own)."""
+    if claim.peak_id:
+        return claim.peak_id
+    who = claim.enterprise.strip().casefold()
+    for p in ordered(peaks):
+        if p.tenant and p.state is not PeakState.RETIRED and who in {p.tenant, p.enterprise.casefold()}:
+            return p.peak_id
+    return ""
+
+
+def owns_claim(claim: Claim, peak: Peak, peaks: dict[str, Peak]) -> bool:
+    """Whether a claim is the peak's: filed for it, or for its own enterprise."""
+    names = {n for n in (peak.tenant, peak.enterprise.casefold()) if n}
+    return claim_peak(claim, peaks) == peak.peak_id or claim.enterprise.strip().casefold() in names
 
 
 def same_claim(a: Claim, b: Claim) -> None:

@@ -1,8 +1,23 @@
 """The governance center's operations: domain rules applied to the stores, events and audit
-records published, tokens signed. The servicer calls these; tests may too."""
+records published, tokens signed, the digital-economy index computed. The servicer calls these
+with the caller's identity; tests may too.
+
+Access, on every operation (citymesh.runtime.access, each denial audited on AUDIT as
+`audit.governance.denied`): the platform (`zone-admin`, or `service`) sees everything; a tenant
+sees its own peak, the awards of its peak or enterprise and its peak's index, and submits claims
+for its own peak only; transitions and tokens need `zone-admin` (a `peak-admin` may activate its
+own signed peak). A caller with no identity at all is UNAUTHENTICATED.
+
+Events of peak transitions go through an outbox: the event is written with the transition in one
+compare-and-set of the registry, then `relay()` publishes it on EVENTS and AUDIT (Nats-Msg-Id
+dedup, and skipped when the subject already holds it) and clears it; `start()` relays what a
+crash left. So a stored transition's event is published exactly once.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -10,8 +25,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from citymesh.governance import domain
+import nats.errors
+from nats.js.errors import NotFoundError
+
+from citymesh.governance import domain, index
 from citymesh.governance.domain import (
+    PEAK_ADMIN,
     ZONE_ADMIN,
     ZONE_TENANT,
     Actor,
@@ -19,26 +38,30 @@ from citymesh.governance.domain import (
     Claim,
     Decision,
     Peak,
+    PeakState,
+    Pending,
     Transition,
 )
-from citymesh.governance.store import AwardLedger, Conflict, PeakStore, tenant_enabled
+from citymesh.governance.store import AwardLedger, Conflict, PeakStore, PlatformFigures, tenant_enabled
 from citymesh.runtime import auth, errors
-from citymesh.runtime.bus import Bus
+from citymesh.runtime.access import Access
+from citymesh.runtime.auth import Identity
+from citymesh.runtime.bus import AUDIT_STREAM, EVENTS_STREAM, Bus
 
 log = logging.getLogger("citymesh.governance")
 
 CAS_TRIES = 50
+RELAY_EVERY_S = 5.0
+SERVICE = "governance"
+STREAMS = ((EVENTS_STREAM, "events"), (AUDIT_STREAM, "audit"))
 
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def require(actor: Actor, role: str, what: str) -> None:
-    if role not in actor.roles:
-        raise errors.PermissionDenied(
-            f"{what} needs the role {role}; caller {actor.tenant or '(none)'} lacks it"
-        )
+def actor(who: Identity) -> Actor:
+    return Actor(who.tenant, who.roles)
 
 
 class Governance:
@@ -50,6 +73,8 @@ class Governance:
         signing_key: str = "",
         token_ttl_s: int = 3600,
         clock: Callable[[], int] = now_ms,
+        figures: PlatformFigures | None = None,
+        relay_every_s: float = RELAY_EVERY_S,
     ) -> None:
         self.bus = bus
         self.peaks = peaks
@@ -57,63 +82,182 @@ class Governance:
         self._key = auth.load_private_key(signing_key) if signing_key else None
         self.token_ttl_s = token_ttl_s
         self.clock = clock
+        self.figures = figures or PlatformFigures(bus)
+        self.access = Access(bus, SERVICE)
+        self.relay_every_s = relay_every_s
+        self._relaying = asyncio.Lock()
+        self._relay_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Load the seed's peaks at the first start (a later start keeps what is stored)."""
+        """Load the seed's peaks at the first start (a later start keeps what is stored), project
+        every tenant's status, and publish the events a crash left in the outbox."""
         if await self.peaks.seed(domain.seed_peaks(self.clock())):
             log.info("seeded the peaks")
+        relayed = await self.relay(project_all=True)
+        if relayed:
+            log.info("relayed events left in the outbox", extra={"events": relayed})
+        self._relay_task = asyncio.create_task(self._relay_forever(), name="governance-relay")
+
+    async def stop(self) -> None:
+        if self._relay_task is not None:
+            self._relay_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._relay_task
+            self._relay_task = None
+
+    async def _relay_forever(self) -> None:
+        """Publish what a failed relay left (NATS away for a moment): the outbox is looked at
+        every `relay_every_s` seconds, one KV read when it is empty."""
+        while True:
+            await asyncio.sleep(self.relay_every_s)
+            try:
+                if (await self.peaks.load()).outbox:
+                    await self.relay()
+            except (errors.Unavailable, TimeoutError, nats.errors.Error) as exc:
+                log.warning("outbox relay failed; retrying: %r", exc)
+
+    # --- access ----------------------------------------------------------------------------------
+
+    async def _identified(self, who: Identity, action: str, resource: str) -> None:
+        """Every operation needs a caller: a platform role or a tenant."""
+        if who.is_platform or who.tenant:
+            return
+        reason = "no caller identity"
+        await self.access.record(who, action, resource, False, reason)
+        raise errors.Unauthenticated(
+            f"{reason}: send `authorization: Bearer <token>` (in development, the x-citymesh-tenant "
+            "and x-citymesh-roles headers)"
+        )
+
+    async def _zone_admin(self, who: Identity, action: str, resource: str) -> None:
+        if ZONE_ADMIN not in who.roles:
+            await self.access.deny(
+                who, action, resource, f"{action} needs the role {ZONE_ADMIN} (the zone administrator)"
+            )
+
+    async def _own_peak(self, who: Identity, peaks: dict[str, Peak], action: str, resource: str) -> Peak:
+        """The caller's own peak; PERMISSION_DENIED (audited) when it holds none."""
+        own = domain.peak_of_tenant(peaks, who.tenant)
+        if own is None:
+            await self.access.deny(who, action, resource, f"tenant {who.tenant} holds no peak")
+        return own
+
+    async def _same_peak(self, who: Identity, own: Peak, peak_id: str, action: str) -> None:
+        if peak_id and peak_id != own.peak_id:
+            await self.access.deny(
+                who, action, f"peak/{peak_id}", f"peak {peak_id} is not tenant {who.tenant}'s peak"
+            )
 
     # --- peaks -----------------------------------------------------------------------------------
 
-    async def list_peaks(self) -> list[Peak]:
-        peaks, _ = await self.peaks.load()
-        return domain.ordered(peaks)
+    async def list_peaks(self, who: Identity) -> list[Peak]:
+        await self._identified(who, "ListPeaks", "peaks")
+        registry = await self.peaks.load()
+        return domain.visible_peaks(registry.peaks, who.tenant, who.is_platform)
 
-    async def get_peak(self, peak_id: str) -> Peak:
-        peaks, _ = await self.peaks.load()
-        if peak_id not in peaks:
+    async def get_peak(self, peak_id: str, who: Identity) -> Peak:
+        await self._identified(who, "GetPeak", f"peak/{peak_id}")
+        registry = await self.peaks.load()
+        peak = registry.peaks.get(peak_id)
+        if peak is None:
             raise errors.NotFound(f"no peak {peak_id!r}; ListPeaks names them")
-        return peaks[peak_id]
+        if not who.is_platform and (not peak.tenant or peak.tenant != who.tenant):
+            await self.access.deny(
+                who, "GetPeak", f"peak/{peak_id}", f"peak {peak_id} is not tenant {who.tenant}'s peak"
+            )
+        return peak
 
-    async def transition(self, t: Transition, actor: Actor) -> Peak:
+    async def transition(self, t: Transition, who: Identity) -> Peak:
+        resource = f"peak/{t.peak_id}"
+        await self._identified(who, "TransitionPeak", resource)
+        if ZONE_ADMIN not in who.roles and not (PEAK_ADMIN in who.roles and t.target is PeakState.ACTIVE):
+            await self._zone_admin(who, "TransitionPeak", resource)
         at = self.clock()
 
-        def apply(peaks: dict[str, Peak]) -> tuple[Peak, tuple[Peak, Peak]]:
-            after = domain.transition(peaks, t, actor, at)
-            return after, (peaks[t.peak_id], after)
+        def apply(peaks: dict[str, Peak]) -> tuple[Peak, Pending, Peak]:
+            after = domain.transition(peaks, t, actor(who), at)
+            return after, domain.transition_pending(peaks[t.peak_id], after, actor(who)), after
 
-        before, after = await self.peaks.change(apply)
-        event = domain.transition_event(before, after, actor)
-        msg_id = f"peak-{after.peak_id}-{after.version}"
-        await self._record(f"governance.peak.{after.peak_id}", event, msg_id)
+        try:
+            after = await self.peaks.change(apply)
+        except errors.PermissionDenied as exc:  # a peak-admin activating another tenant's peak
+            await self.access.record(who, "TransitionPeak", resource, False, str(exc))
+            raise
         log.info("peak transitioned", extra={"peak": after.peak_id, "to": after.state.value})
+        try:
+            await self.relay()
+        except (errors.Unavailable, TimeoutError, nats.errors.Error) as exc:
+            # The transition is stored with its event in the outbox: the relay publishes it later.
+            log.warning("event of a stored transition left in the outbox: %r", exc)
         return after
 
-    async def _record(self, subject: str, event: dict[str, Any], msg_id: str) -> None:
-        """The event on EVENTS and its audit record on AUDIT (deduplicated by msg_id on retry)."""
-        payload = json.dumps(event, sort_keys=True).encode()
-        await self.bus.publish(f"events.{subject}", payload, msg_id)
-        await self.bus.publish(f"audit.{subject}", payload, msg_id)
+    # --- the outbox ------------------------------------------------------------------------------
+
+    async def relay(self, project_all: bool = False) -> int:
+        """Project the tenants of the events in the outbox (every tenant with `project_all`),
+        publish those events, and clear them; returns how many were published. Safe to run again
+        at any point: an event already on its subject is not published twice."""
+        async with self._relaying:
+            registry = await self.peaks.load()
+            if registry.revision is None:
+                return 0
+            tenants = None if project_all else {p.tenant for p in registry.outbox if p.tenant}
+            await self.peaks.project(registry, tenants)
+            for pending in registry.outbox:
+                await self.publish_once(pending)
+            await self.peaks.clear(p.msg_id for p in registry.outbox)
+            return len(registry.outbox)
+
+    async def publish_once(self, pending: Pending) -> None:
+        """The event on EVENTS and AUDIT, unless its subject already holds it (its msg id, or a
+        later version): Nats-Msg-Id dedup covers a retry within the dedup window, this the rest."""
+        payload = json.dumps(pending.event, sort_keys=True).encode()
+        for stream, prefix in STREAMS:
+            subject = f"{prefix}.{SERVICE}.{pending.subject}"
+            if await self._published(stream, subject, pending):
+                continue
+            await self.bus.publish(subject, payload, pending.msg_id)
+
+    async def _published(self, stream: str, subject: str, pending: Pending) -> bool:
+        try:
+            last = await self.bus.js.get_last_msg(stream, subject)
+        except NotFoundError:
+            return False
+        except (TimeoutError, nats.errors.Error) as exc:
+            raise errors.Unavailable(f"cannot read {stream} to relay events: {exc!r}") from exc
+        if (last.headers or {}).get("Nats-Msg-Id") == pending.msg_id:
+            return True
+        try:
+            version = int(json.loads(last.data or b"{}").get("version", 0))
+        except (ValueError, AttributeError, TypeError):
+            return False
+        return pending.version > 0 and version >= pending.version
 
     # --- awards ----------------------------------------------------------------------------------
 
-    async def submit_claim(self, claim: Claim, actor: Actor) -> tuple[Decision, bool]:
+    async def submit_claim(self, claim: Claim, who: Identity) -> tuple[Decision, bool]:
         """The decision for `claim` and whether it had been decided before (then nothing is paid again)."""
-        require(actor, ZONE_ADMIN, "deciding an award claim")
+        resource = f"claim/{claim.claim_id}"
+        await self._identified(who, "SubmitAwardClaim", resource)
+        if not who.is_platform:
+            registry = await self.peaks.load()
+            own = await self._own_peak(who, registry.peaks, "SubmitAwardClaim", resource)
+            await self._same_peak(who, own, claim.peak_id, "SubmitAwardClaim")
+            claim = replace(claim, peak_id=own.peak_id)
         claim.validate()
         key = domain.claim_key(claim.claim_id)
         stored = await self.ledger.decision(key)
         if stored is not None:
             domain.same_claim(stored.claim, claim)
+            await self.publish_once(award_pending(stored))  # a retry after a crash: the event too
             return stored, True
         decision = await self._decide(claim)
-        decision = replace(decision, decided_at_ms=self.clock(), decided_by=actor.tenant)
+        decision = replace(decision, decided_at_ms=self.clock(), decided_by=who.tenant)
         written = await self.ledger.append(key, decision)
         if written is not decision:  # decided concurrently under the same id: the stored one stands
             domain.same_claim(written.claim, claim)
             return written, True
-        event = {"type": "award.decided", **json.loads(decision.to_json())}
-        await self._record(f"governance.award.{claim.claim_id}", event, f"award-{claim.claim_id}")
+        await self.publish_once(award_pending(decision))
         return decision, False
 
     async def _decide(self, claim: Claim) -> Decision:
@@ -139,17 +283,72 @@ class Governance:
             f"project {claim.project!r} changed {CAS_TRIES} times while being decided; retry"
         )
 
-    async def awards(self, enterprise: str = "") -> list[Decision]:
+    async def awards(self, who: Identity, enterprise: str = "", peak_id: str = "") -> list[Decision]:
+        """The ledger as the caller may see it, filtered by enterprise and by peak."""
+        await self._identified(who, "ListAwards", f"awards/{peak_id or '*'}")
+        registry = await self.peaks.load()
+        peaks = registry.peaks
         decisions = await self.ledger.decisions()
-        return [d for d in decisions if not enterprise or d.claim.enterprise == enterprise]
+        if not who.is_platform:
+            own = domain.peak_of_tenant(peaks, who.tenant)
+            if peak_id and (own is None or peak_id != own.peak_id):
+                await self.access.deny(
+                    who,
+                    "ListAwards",
+                    f"awards/{peak_id}",
+                    f"peak {peak_id} is not tenant {who.tenant}'s peak",
+                )
+            if own is None:
+                decisions = [d for d in decisions if d.claim.enterprise.strip().casefold() == who.tenant]
+            else:
+                decisions = [d for d in decisions if domain.owns_claim(d.claim, own, peaks)]
+        return [
+            d
+            for d in decisions
+            if (not enterprise or d.claim.enterprise == enterprise)
+            and (not peak_id or domain.claim_peak(d.claim, peaks) == peak_id)
+        ]
+
+    # --- the digital-economy index ---------------------------------------------------------------
+
+    async def economy_index(
+        self, who: Identity, peak_id: str = ""
+    ) -> tuple[list[index.UnitIndex], index.UnitIndex | None]:
+        """The index of the peaks the caller may see (or just `peak_id`), and the zone's for the
+        platform when no peak was named. Relative indicators compare every peak, whoever asks."""
+        await self._identified(who, "GetEconomyIndex", f"index/{peak_id or '*'}")
+        registry = await self.peaks.load()
+        peaks = registry.peaks
+        if peak_id and peak_id not in peaks:
+            raise errors.NotFound(f"no peak {peak_id!r}; ListPeaks names them")
+        if peak_id and not who.is_platform and peaks[peak_id].tenant != who.tenant:
+            await self.access.deny(
+                who,
+                "GetEconomyIndex",
+                f"index/{peak_id}",
+                f"peak {peak_id} is not tenant {who.tenant}'s peak",
+            )
+        devices, batches, jobs, incidents, decisions = await asyncio.gather(
+            self.figures.devices(),
+            self.figures.telemetry_batches(),
+            self.figures.jobs(),
+            self.figures.incidents(),
+            self.ledger.decisions(),
+        )
+        per_peak, zone_figures = index.figures(peaks, devices, batches, jobs, incidents, decisions)
+        units, zone = index.economy_index(peaks, per_peak, zone_figures)
+        visible = {p.peak_id for p in domain.visible_peaks(peaks, who.tenant, who.is_platform)}
+        shown = [u for u in units if u.peak_id in visible and (not peak_id or u.peak_id == peak_id)]
+        return shown, (zone if who.is_platform and not peak_id else None)
 
     # --- tokens ----------------------------------------------------------------------------------
 
     async def issue_token(
-        self, tenant: str, roles: list[str], ttl_s: int, actor: Actor
+        self, tenant: str, roles: list[str], ttl_s: int, who: Identity
     ) -> tuple[str, int, str]:
         """(token, expiry in Unix ms, district) for `tenant`."""
-        require(actor, ZONE_ADMIN, "issuing a token")
+        await self._identified(who, "IssueToken", f"token/{tenant}")
+        await self._zone_admin(who, "IssueToken", f"token/{tenant}")
         if self._key is None:
             raise errors.FailedPrecondition("governance has no signing key: set CITYMESH_SIGNING_KEY")
         if ttl_s < 0 or ttl_s > 30 * 24 * 3600:
@@ -171,9 +370,16 @@ class Governance:
             "tenant": tenant,
             "roles": sorted(roles),
             "expires_ms": expires_ms,
-            "actor": actor.tenant,
+            "actor": who.tenant,
         }
         await self.bus.publish(
             f"audit.governance.token.{tenant}", json.dumps(event).encode(), f"token-{tenant}-{now}"
         )
         return token, expires_ms, district
+
+
+def award_pending(decision: Decision) -> Pending:
+    """The event of a decided claim (one per claim id, ever)."""
+    event: dict[str, Any] = {"type": "award.decided", **json.loads(decision.to_json())}
+    claim_id = decision.claim.claim_id
+    return Pending(f"award-{claim_id}", f"award.{claim_id}", 0, event)

@@ -11,12 +11,14 @@ import subprocess
 import sys
 import time
 from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from citymesh.launcher.services import ServiceSpec
+from citymesh.runtime import auth
 
 
 def free_port() -> int:
@@ -35,13 +37,38 @@ def last_lines(path: Path, n: int = 20) -> list[str]:
         return []
 
 
-class ServiceProcess:
-    """A `citymesh serve <name>` process on 127.0.0.1:<port>, logging to logs/<name>.log."""
+@dataclass(frozen=True)
+class Credentials:
+    """What a process of the platform needs for tokens: governance's public key (every process
+    verifies tokens with it), its signing key (governance only), and the `service` token each
+    process presents when it calls another (the launcher's probes present it too)."""
 
-    def __init__(self, spec: ServiceSpec, data_dir: Path, nats_url: str) -> None:
+    public_key: str
+    signing_key: str
+    token: str
+
+    def env(self, service: str) -> dict[str, str]:
+        env = {"CITYMESH_AUTH_PUBLIC_KEY": self.public_key, "CITYMESH_TOKEN": self.token}
+        if service == "governance":
+            env["CITYMESH_SIGNING_KEY"] = self.signing_key
+        return env
+
+
+DEVELOPMENT_ENV = {"CITYMESH_AUTH_DEV_HEADERS": "true", "CITYMESH_AUTH_PUBLIC_KEY": "", "CITYMESH_TOKEN": ""}
+"""A process without Credentials: it trusts the x-citymesh-* headers (development only)."""
+
+
+class ServiceProcess:
+    """A `citymesh serve <name>` process on 127.0.0.1:<port>, logging to logs/<name>.log. With
+    `credentials` it checks tokens and presents its own; without, it runs in development mode."""
+
+    def __init__(
+        self, spec: ServiceSpec, data_dir: Path, nats_url: str, credentials: Credentials | None = None
+    ) -> None:
         self.spec = spec
         self.data_dir = data_dir
         self.nats_url = nats_url
+        self.credentials = credentials
         self.port = free_port()
         self.log_path = data_dir / "logs" / f"{spec.name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -66,11 +93,9 @@ class ServiceProcess:
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
-        env.update(
-            CITYMESH_NATS_URL=self.nats_url,
-            CITYMESH_LISTEN=self.address,
-            **self.spec.env(self.data_dir),
-        )
+        env.update(CITYMESH_NATS_URL=self.nats_url, CITYMESH_LISTEN=self.address)
+        env.update(self.credentials.env(self.name) if self.credentials else DEVELOPMENT_ENV)
+        env.update(self.spec.env(self.data_dir))
         with self.log_path.open("ab") as log:
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
             log.write(f"--- citymesh up: starting {self.name} on {self.address} at {stamp}\n".encode())
@@ -78,14 +103,14 @@ class ServiceProcess:
             # Its own process group: a Ctrl-C in the terminal reaches the launcher only, which
             # then stops everything in order.
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "citymesh", "serve", self.name],
+                [sys.executable, "-m", "citymesh", "serve", self.spec.command or self.name],
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
                 process_group=0,
             )
-        self.channel = grpc.aio.insecure_channel(self.address)
+        self.channel = auth.channel(self.address, self.credentials.token if self.credentials else "")
 
     async def serving(self) -> bool:
         """True when health says its service is SERVING."""

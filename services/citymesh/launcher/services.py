@@ -28,6 +28,8 @@ class ServiceSpec:
     probe: Probe | None = None
     describe: Callable[[dict[str, float]], str] = lambda counters: ""
     """One short phrase of its counters for the status view."""
+    command: str = ""
+    """The `citymesh serve` command it runs, when not its name (the peaks: `peak`)."""
 
 
 async def collection_probe(channel: grpc.aio.Channel) -> dict[str, float]:

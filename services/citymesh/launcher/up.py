@@ -9,6 +9,12 @@ in the reverse order. Everything lasting is under DIR, so `up` again resumes on 
     DIR/logs/<svc>.log JSON logs of each service (and simulator.log)
     DIR/run/ports.json where each service listens (while running), for people and tests
     DIR/run/simulator.json where the simulated clock stopped, to resume from
+    DIR/keys/          governance's Ed25519 key pair, made on the first run
+
+Authentication is on: every service verifies tokens with the public key, governance signs with
+the private one, and each process (and the simulator, and the status probes) presents a `service`
+token signed here at start, valid SERVICE_TOKEN_TTL_S. `citymesh token sign --signing-key
+DIR/keys/signing-key.pem` makes a person's token.
 """
 
 from __future__ import annotations
@@ -26,15 +32,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from citymesh.launcher.process import ServiceFailed, ServiceProcess, last_lines, stop_leftover
+import grpc
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from citymesh.launcher.peaks import active_peaks, peak_spec
+from citymesh.launcher.process import Credentials, ServiceFailed, ServiceProcess, last_lines, stop_leftover
 from citymesh.launcher.services import SERVICES, ServiceSpec
 from citymesh.launcher.status import Screen, ServiceRow, Snapshot
+from citymesh.runtime import auth
+from citymesh.runtime.errors import CitymeshError
 from citymesh.runtime.logs import JsonFormatter
+from citymesh.runtime.natsauth import local_users, peak_user
 from citymesh.runtime.natsd import NatsServer
 from citymesh.simulator import DEFAULT_SEED, Checkpoint, SimulationStats, run_simulation
 
 ERROR_SHOWN_S = 30.0
 """How long the simulator's last error stays in the status view."""
+SERVICE_TOKEN_TTL_S = 30 * 86_400
+"""How long the processes' `service` token is valid: a run longer than this needs a restart."""
 
 
 @dataclass
@@ -71,6 +86,31 @@ class AlreadyRunning(Exception):
     pass
 
 
+def credentials(keys_dir: Path, ttl_s: float = SERVICE_TOKEN_TTL_S) -> Credentials:
+    """Governance's key pair in `keys_dir` (made once, the signing key readable by its owner only)
+    and a fresh `service` token signed with it."""
+    signing, public = keys_dir / "signing-key.pem", keys_dir / "public-key.pem"
+    if not signing.exists():
+        private_pem, public_pem = auth.new_key_pair()
+        keys_dir.mkdir(parents=True, exist_ok=True)
+        tmp = signing.with_suffix(".tmp")
+        tmp.touch(mode=0o600)
+        tmp.write_text(private_pem)
+        public.write_text(public_pem)
+        tmp.replace(signing)
+    private_pem = signing.read_text()
+    if not public.exists():
+        public.write_text(
+            auth.load_private_key(private_pem)
+            .public_key()
+            .public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+            .decode()
+        )
+    identity = auth.Identity(auth.ZONE_TENANT, "", frozenset({auth.SERVICE}))
+    token = auth.sign(auth.load_private_key(private_pem), identity, time.time() + ttl_s)
+    return Credentials(public.read_text(), private_pem, token)
+
+
 class Launcher:
     def __init__(self, options: Options, out: TextIO = sys.stdout) -> None:
         self.o = options
@@ -97,6 +137,8 @@ class Launcher:
         self.failed: dict[str, int] = {}
         """Services that exited while running: name → exit code."""
         self.lock_file: TextIO | None = None
+        self.keys_dir = self.data / "keys"
+        self.credentials: Credentials | None = None
 
     # -- the run ----------------------------------------------------------------------------
 
@@ -142,19 +184,50 @@ class Launcher:
         self.data.mkdir(parents=True, exist_ok=True)
         self._stop_leftovers()
         self.screen.say(f"citymesh up: data in {self.data}")
-        self.nats = NatsServer(self.data / "nats")
+        # Each process connects as its own NATS user (runtime/natsauth.py), peaks as their tenant's.
+        self.nats = NatsServer(self.data / "nats", users=local_users(s.name for s in self.o.services))
         try:
             await asyncio.to_thread(self.nats.start)
         except (OSError, RuntimeError, TimeoutError) as exc:
             self.screen.say(f"citymesh up: nats-server did not start: {exc}")
             return 1
         self.screen.say(f"  nats-server   {self.nats.url} (JetStream in {self.data / 'nats'})")
-        self.services = [ServiceProcess(spec, self.data, self.nats.url) for spec in self.o.services]
+        try:
+            self.credentials = credentials(self.keys_dir)
+        except (OSError, ValueError, CitymeshError) as exc:
+            self.screen.say(f"citymesh up: governance's keys in {self.keys_dir} are unusable: {exc}")
+            return 1
+        self.screen.say(f"  tokens        signed by the key pair in {self.keys_dir}")
+        self.services = [
+            ServiceProcess(spec, self.data, self.nats.url_for(spec.name), self.credentials)
+            for spec in self.o.services
+        ]
         for service in self.services:
             service.start()
         self._write_ports("starting")
+        code = await self._serving(self.services)
+        if code == 0 and not self.stop.is_set():
+            code = await self._start_peaks()
+        if code or self.stop.is_set():
+            return code
+        self._write_ports("serving")
+        self.screen.say(f"  addresses in  {self.ports_path}")
+        signing = self.keys_dir / "signing-key.pem"
+        self.screen.say(
+            f"  your token:   export CITYMESH_TOKEN=$(citymesh token sign --signing-key {signing})"
+            "  (the zone administrator;"
+        )
+        self.screen.say(
+            "                add --tenant huawei --district fengyang --roles peak-admin for a peak's tenant)"
+        )
+        if self.o.simulator:
+            self._start_simulator()
+        return 0
+
+    async def _serving(self, processes: list[ServiceProcess]) -> int:
+        """Wait until each of `processes` is SERVING (0), or one fails (1, with its last log lines)."""
         waits: dict[asyncio.Future[Any], ServiceProcess] = {
-            asyncio.ensure_future(s.wait_serving(self.o.start_timeout_s)): s for s in self.services
+            asyncio.ensure_future(s.wait_serving(self.o.start_timeout_s)): s for s in processes
         }
         stopped: asyncio.Future[Any] = asyncio.ensure_future(self.stop.wait())
         try:
@@ -176,13 +249,36 @@ class Launcher:
             stopped.cancel()
             for task in waits:
                 task.cancel()
-        if self.stop.is_set():
-            return 0
-        self._write_ports("serving")
-        self.screen.say(f"  addresses in  {self.ports_path}")
-        if self.o.simulator:
-            self._start_simulator()
         return 0
+
+    async def _start_peaks(self) -> int:
+        """One peak process per active peak, as governance lists them (launcher/peaks.py)."""
+        governance = next((s for s in self.services if s.name == "governance"), None)
+        if governance is None or governance.channel is None or self.nats is None:
+            return 0
+        try:
+            active = await active_peaks(governance.channel)
+        except grpc.aio.AioRpcError as exc:
+            self.screen.say(
+                f"citymesh up: governance did not list the peaks: {exc.code().name} {exc.details()}"
+            )
+            return 1
+        addresses = {s.name: s.address for s in self.services}
+        try:
+            users = [peak_user(p.peak_id, p.tenant, p.district) for p in active]
+            await asyncio.to_thread(self.nats.reload, [*(self.nats.users or []), *users])
+        except (ValueError, RuntimeError, TimeoutError) as exc:
+            self.screen.say(f"citymesh up: the peaks get no NATS users: {exc}")
+            return 1
+        peaks = [
+            ServiceProcess(peak_spec(p, addresses), self.data, self.nats.url_for(u.name), self.credentials)
+            for p, u in zip(active, users, strict=True)
+        ]
+        self.services[:0] = peaks  # first in line to stop: they call the others
+        for peak in peaks:
+            peak.start()
+        self._write_ports("starting")
+        return await self._serving(peaks)
 
     def _start_simulator(self) -> None:
         collection = next((s for s in self.services if s.name == "collection"), None)
@@ -209,6 +305,7 @@ class Launcher:
                 resume=resume,
                 stop=self.sim_stop,
                 drain_s=self.o.drain_s,
+                token=self.credentials.token if self.credentials else "",
             )
         )
 
@@ -372,6 +469,7 @@ class Launcher:
                 "state": state,
                 "launcher_pid": os.getpid(),
                 "nats": {"url": self.nats.url, "pid": self.nats.proc.pid},
+                "keys": str(self.keys_dir),
                 "services": {
                     s.name: {"address": s.address, "pid": s.pid, "log": str(s.log_path)}
                     for s in self.services

@@ -1,12 +1,15 @@
 """Tokens governance signs (Ed25519 JWTs), verified locally in every service.
 
-Opt-in: `running()` puts an AuthInterceptor in front of a service only when CITYMESH_AUTH_PUBLIC_KEY
-is set. A token carries the tenant (`sub`), its sub-district, its roles and an expiry; on top of the
-signature, the tenant's current status is read from the `tenants` bucket (cached a few seconds), so
+On by default: `running()` puts an AuthInterceptor in front of every service, and refuses to start
+one without CITYMESH_AUTH_PUBLIC_KEY unless CITYMESH_AUTH_DEV_HEADERS is set. A token carries the
+tenant (`sub`), its sub-district, its roles and an expiry; on top of the signature, the tenant's current status is read from the `tenants` bucket (cached a few seconds), so
 the tokens of a suspended or retired tenant stop working without waiting for them to expire.
 
-When authentication is off, a service takes the caller from the `x-citymesh-tenant` and
-`x-citymesh-roles` metadata headers, trusted as they are (development only).
+With CITYMESH_AUTH_DEV_HEADERS (and no public key) a service takes the caller from the
+`x-citymesh-tenant`, `-district` and `-roles` metadata headers, trusted as they are (development
+only): the HeadersInterceptor.
+
+A client presents its token on every call of a channel made by `channel(address, token)`.
 """
 
 from __future__ import annotations
@@ -252,3 +255,58 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(streaming(handler.unary_stream), des, ser)
         return grpc.stream_stream_rpc_method_handler(streaming(handler.stream_stream), des, ser)
+
+
+class HeadersInterceptor(AuthInterceptor):
+    """Development only (CITYMESH_AUTH_DEV_HEADERS): the caller is whoever the x-citymesh-* headers
+    name, unchecked; no header makes an anonymous caller that owns nothing."""
+
+    def __init__(self) -> None:
+        pass
+
+    async def identify(self, metadata: Sequence[tuple[str, Any]] | None) -> Identity:
+        return identity_from_headers(metadata)
+
+
+class _Presenting:
+    """Adds `authorization: Bearer <token>` to every call that does not name its own credentials."""
+
+    def __init__(self, token: str) -> None:
+        self._metadata = bearer(token)
+
+    def _details(self, details: Any) -> Any:
+        given = tuple(details.metadata or ())
+        if any(k == AUTHORIZATION for k, _ in given):
+            return details
+        return details._replace(metadata=grpc.aio.Metadata(*given, *self._metadata))
+
+
+# grpc.aio sorts a channel's interceptors by kind, each into one list: one object per kind.
+class _PresentingUnaryUnary(_Presenting, grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+    async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return await continuation(self._details(details), request)
+
+
+class _PresentingUnaryStream(_Presenting, grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[misc]
+    async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return await continuation(self._details(details), request)
+
+
+class _PresentingStreamUnary(_Presenting, grpc.aio.StreamUnaryClientInterceptor):  # type: ignore[misc]
+    async def intercept_stream_unary(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return await continuation(self._details(details), requests)
+
+
+class _PresentingStreamStream(_Presenting, grpc.aio.StreamStreamClientInterceptor):  # type: ignore[misc]
+    async def intercept_stream_stream(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return await continuation(self._details(details), requests)
+
+
+def channel(
+    address: str, token: str = "", options: Sequence[tuple[str, Any]] | None = None
+) -> grpc.aio.Channel:
+    """An insecure channel to `address` whose calls present `token` (none when it is empty); a call
+    that passes its own `authorization` metadata (a forwarded caller's) keeps it."""
+    kinds = (_PresentingUnaryUnary, _PresentingUnaryStream, _PresentingStreamUnary, _PresentingStreamStream)
+    interceptors = [kind(token) for kind in kinds] if token else None
+    return grpc.aio.insecure_channel(address, options=options, interceptors=interceptors)

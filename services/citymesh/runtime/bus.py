@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable, Iterable
+from urllib.parse import urlsplit
 
 import nats
 from nats.aio.client import Client
@@ -37,7 +39,17 @@ AUDIT_SUBJECTS = "audit.>"
 TENANTS_BUCKET = "tenants"
 PEAKS_BUCKET = "governance-peaks"
 AWARDS_BUCKET = "award-ledger"
+INCIDENTS_BUCKET = "incidents"
+PEAK_SCENES_BUCKET = "peak-scenes"
+PEAK_PROJECTS_BUCKET = "peak-projects"
+DATASETS_BUCKET = "exchange-datasets"
+GRANTS_BUCKET = "exchange-grants"
 
+
+TENANT_KEYED_BUCKETS = (PEAK_SCENES_BUCKET, PEAK_PROJECTS_BUCKET)
+"""Buckets whose keys begin with the tenant (`<tenant>.…`). A tenant's NATS user may touch only its
+own keys (runtime/natsauth.py), so their gets are direct gets (`$JS.API.DIRECT.GET.<stream>.<key>`,
+whose subject names the key) rather than stream message gets (whose subject does not)."""
 
 COMPUTE_RESOURCES = [JOBS_STREAM, JOBS_BUCKET, COMPUTE_USAGE_BUCKET, ARTIFACTS_STORE]
 """What the compute API and its workers use."""
@@ -51,6 +63,22 @@ def telemetry_subject(district: str) -> str:
 def jobs_subject(tenant: str, priority: str) -> str:
     """The subject of a compute job: one per tenant and priority, so workers can share fairly."""
     return f"jobs.{tenant}.{priority}"
+
+
+def inbox_prefix(user: str | None) -> str:
+    """The reply subjects of a connection as NATS user `user`: its own, so that no other user may
+    subscribe to them (runtime/natsauth.py allows each user `_INBOX_<user>.>` only)."""
+    return f"_INBOX_{user}" if user else "_INBOX"
+
+
+def nats_user(urls: str) -> str | None:
+    """The NATS user named in a (comma-separated) URL setting, if any."""
+    return urlsplit(urls.split(",")[0].strip()).username or None
+
+
+def redacted(urls: str) -> str:
+    """The URL setting without its passwords, for messages and logs."""
+    return re.sub(r"(://[^:/@,]*):[^@,]*@", r"\1:***@", urls)
 
 
 class Bus:
@@ -90,9 +118,12 @@ class Bus:
                 disconnected_cb=on_disconnect,
                 reconnected_cb=on_reconnect,
                 pending_size=64 * 1024 * 1024,
+                inbox_prefix=inbox_prefix(nats_user(settings.nats_url)),
             )
         except Exception as exc:
-            raise errors.Unavailable(f"cannot connect to NATS at {settings.nats_url}: {exc}") from exc
+            raise errors.Unavailable(
+                f"cannot connect to NATS at {redacted(settings.nats_url)}: {exc}"
+            ) from exc
         bus = cls(nc, settings)
         bus._closing = closing
         await bus.declare(resources)
@@ -196,6 +227,36 @@ class Bus:
                     "recognition.* guard the once-per-technology and highest-level-only rules",
                 )
             ),
+            INCIDENTS_BUCKET: lambda: self.ensure_bucket(
+                self._bucket(
+                    INCIDENTS_BUCKET,
+                    "Incidents of governance's pipeline: incident id → its record (JSON), compare-and-set",
+                )
+            ),
+            PEAK_SCENES_BUCKET: lambda: self.ensure_bucket(
+                self._bucket(
+                    PEAK_SCENES_BUCKET,
+                    "Each peak's scenes: <tenant>.scene.<id> → scene and bookings (JSON), compare-and-set",
+                )
+            ),
+            PEAK_PROJECTS_BUCKET: lambda: self.ensure_bucket(
+                self._bucket(
+                    PEAK_PROJECTS_BUCKET,
+                    "Each peak's experiment projects: <tenant>.project.<id> → project (JSON), compare-and-set",
+                )
+            ),
+            DATASETS_BUCKET: lambda: self.ensure_bucket(
+                self._bucket(
+                    DATASETS_BUCKET,
+                    "The exchange's catalog: <owner>.<name> → published dataset (JSON), compare-and-set",
+                )
+            ),
+            GRANTS_BUCKET: lambda: self.ensure_bucket(
+                self._bucket(
+                    GRANTS_BUCKET,
+                    "Data-sharing grants: <dataset id>.<tenant> → request and decision (JSON), compare-and-set",
+                )
+            ),
         }
 
     def _bucket(self, name: str, description: str) -> api.KeyValueConfig:
@@ -206,6 +267,7 @@ class Bus:
             history=1,
             storage=api.StorageType.FILE,
             replicas=self.settings.stream_replicas,
+            direct=name in TENANT_KEYED_BUCKETS or None,
         )
 
     async def ensure_stream(self, config: api.StreamConfig) -> None:
@@ -282,3 +344,38 @@ class Bus:
             await self.nc.drain()
         except Exception as exc:  # a connection lost at shutdown has nothing left to drain
             log.warning("nats drain failed: %s", exc)
+
+
+async def kv_items(kv: KeyValue, timeout: float = 10.0) -> dict[str, bytes]:
+    """Every live key of a bucket and its latest value, read once through one ordered consumer.
+
+    It does not trust the watcher's first None ("nothing more pending"): nats.py can put it ahead of
+    the values when they reach the client before its consumer-info call returns (seen under load:
+    a bucket of 850 devices read as empty). It ends instead on the entry the server delivered with
+    nothing pending after it; an empty bucket is known from the stream's state.
+    """
+    try:
+        status = await kv.status()
+        if status.stream_info.state.messages == 0:
+            return {}
+        watcher = await kv.watchall()
+    except nats.errors.Error as exc:
+        raise errors.Unavailable(f"cannot read a NATS bucket: {exc!r}") from exc
+    found: dict[str, bytes] = {}
+    try:
+        while True:
+            try:
+                entry = await watcher.updates(timeout=timeout)
+            except TimeoutError:
+                break  # the last values expired between the state and the watch
+            if entry is None:
+                continue
+            if entry.operation is None and entry.value:
+                found[entry.key] = entry.value
+            else:
+                found.pop(entry.key, None)
+            if entry.delta == 0:
+                break
+    finally:
+        await watcher.stop()
+    return found

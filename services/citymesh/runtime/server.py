@@ -209,9 +209,26 @@ class Running:
     health: health.aio.HealthServicer  # type: ignore[name-defined]
 
 
+def check_auth(app: App, settings: ServiceSettings) -> None:
+    """Authentication is on unless development headers are asked for: a service with an API and
+    neither a public key nor CITYMESH_AUTH_DEV_HEADERS does not start. (A process that serves only
+    health, like a compute worker, has nothing to protect.)"""
+    if settings.auth_public_key:
+        auth.load_public_key(settings.auth_public_key)  # a bad key stops the start, not the first call
+        return
+    if settings.auth_dev_headers or not app.service_names:
+        return
+    raise errors.FailedPrecondition(
+        "authentication is on and CITYMESH_AUTH_PUBLIC_KEY is empty: set it to governance's public "
+        "key (PEM; `citymesh token keys` makes a pair), or set CITYMESH_AUTH_DEV_HEADERS=true to "
+        "trust the x-citymesh-* headers instead (development only)"
+    )
+
+
 @contextlib.asynccontextmanager
 async def running(app: App, settings: ServiceSettings) -> AsyncIterator[Running]:
     """Start `app` and its gRPC server; on exit stop them in the graceful order."""
+    check_auth(app, settings)
     telemetry = setup_telemetry(app.name)
     resources = list(app.resources)
     if settings.auth_public_key:
@@ -230,6 +247,8 @@ async def running(app: App, settings: ServiceSettings) -> AsyncIterator[Running]
             interceptors.append(
                 auth.AuthInterceptor(auth.load_public_key(settings.auth_public_key), status.check)
             )
+        else:
+            interceptors.append(auth.HeadersInterceptor())
         server = grpc.aio.server(interceptors=interceptors, options=options)
         app.register(server)
         health_servicer = health.aio.HealthServicer()

@@ -53,13 +53,18 @@ class ServiceSettings(BaseSettings):
 def settings_table(classes: list[type[ServiceSettings]]) -> str:
     """The Markdown table of every CITYMESH_* variable of the given settings classes."""
     rows = ["| variable | service | default | meaning |", "| --- | --- | --- | --- |"]
-    seen: set[str] = set()
+    owners: dict[str, list[str]] = {}
+    described: dict[str, str] = {}
     for cls in classes:
         for name, field in cls.model_fields.items():
-            if name in seen:
-                continue
-            seen.add(name)
             owner = ServiceSettings.service if name in ServiceSettings.model_fields else cls.service
+            if name in owners:  # a variable several services read: one row naming them all
+                if owner not in owners[name]:
+                    owners[name].append(owner)
+                continue
+            owners[name] = [owner]
             default = "required" if field.is_required() else f"`{field.default}`"
-            rows.append(f"| `CITYMESH_{name.upper()}` | {owner} | {default} | {field.description} |")
+            described[name] = f"{default} | {field.description}"
+    for name, services in owners.items():
+        rows.append(f"| `CITYMESH_{name.upper()}` | {', '.join(services)} | {described[name]} |")
     return "\n".join(rows)

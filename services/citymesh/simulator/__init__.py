@@ -41,6 +41,12 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--streams", type=int, default=0, help="StreamReadings streams (default: one per sub-district)"
     )
+    p.add_argument(
+        "--token",
+        default="",
+        help="the simulator's token, a `service` token from governance (default: CITYMESH_TOKEN; "
+        "`citymesh token sign --roles service` makes one)",
+    )
     p.add_argument("--batch-size", type=int, default=1000, help="readings per batch at most (default 1000)")
     p.add_argument(
         "--max-backfill",

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 import time
@@ -46,6 +47,7 @@ async def _main(args: argparse.Namespace) -> SimulationStats:
             batch_size=args.batch_size,
             max_backfill_s=args.max_backfill * 3600,
             stop=stop,
+            token=args.token or os.environ.get("CITYMESH_TOKEN", ""),
         )
     )
     last, last_t = 0, time.monotonic()

@@ -1,8 +1,8 @@
 """The gRPC side of the simulator: register the fleet, and stream batches through StreamReadings.
 
 A gateway owns some devices and one StreamReadings stream at a time. Every batch it generates
-stays in `unacked` until an ack settles it: an ack with error_code 14 (UNAVAILABLE) sends it
-again, with the same batch_id, and a broken stream sends every unacked batch again on the next
+stays in `unacked` until an ack settles it: an ack with error_code 14 (UNAVAILABLE) or 8
+(RESOURCE_EXHAUSTED, over an ingest rate) sends it again, with the same batch_id, and a broken stream sends every unacked batch again on the next
 one. JetStream's dedup makes a batch stored twice impossible, and the ack says so (duplicate).
 """
 
@@ -26,6 +26,10 @@ from citymesh.simulator.stats import SimulationStats
 log = logging.getLogger("citymesh.simulator")
 
 UNAVAILABLE = grpc.StatusCode.UNAVAILABLE.value[0]
+RESOURCE_EXHAUSTED = grpc.StatusCode.RESOURCE_EXHAUSTED.value[0]
+RETRIED_ACKS = {UNAVAILABLE, RESOURCE_EXHAUSTED}
+"""Acks whose batch is sent again later: not stored (yet), or over the tenant's ingest rate."""
+Metadata = tuple[tuple[str, str], ...]
 RETRYABLE = {
     grpc.StatusCode.UNAVAILABLE,
     grpc.StatusCode.DEADLINE_EXCEEDED,
@@ -82,9 +86,11 @@ async def register_fleet(
     stats: SimulationStats,
     stop: asyncio.Event,
     concurrency: int = 32,
+    metadata: Metadata = (),
 ) -> None:
     """Register every device, `concurrency` at a time, retrying while collection is unavailable.
-    Registering a device again identically is a no-op on the server."""
+    Registering a device again identically is a no-op on the server. `metadata` carries the
+    simulator's token."""
     queue: asyncio.Queue[Device] = asyncio.Queue()
     for device in fleet.devices:
         queue.put_nowait(device)
@@ -99,7 +105,7 @@ async def register_fleet(
             request = pb.RegisterDeviceRequest(device=device_to_proto(device))
             while not stop.is_set():
                 try:
-                    await stub.RegisterDevice(request, timeout=10.0, wait_for_ready=True)
+                    await stub.RegisterDevice(request, timeout=10.0, wait_for_ready=True, metadata=metadata)
                     stats.registered += 1
                     backoff.reset()
                     break
@@ -140,8 +146,11 @@ class Gateway:
         window: int = 32,
         drain_s: float = 10.0,
         retry_s: float = 0.5,
+        metadata: Metadata = (),
     ) -> None:
         self.name = name
+        self.metadata = metadata
+        """Sent with every stream: the simulator's token."""
         self.fleet = fleet
         self.clock = clock
         self.cursor = start_ms
@@ -283,7 +292,7 @@ class Gateway:
 
     async def _session(self, stub: pb_grpc.CollectionServiceStub) -> None:
         """One StreamReadings stream: send every unacked batch, then new ones as they come."""
-        call = stub.StreamReadings(wait_for_ready=True)
+        call = stub.StreamReadings(wait_for_ready=True, metadata=self.metadata)
         self.stream_error = None
         self.to_send = dict.fromkeys(self.unacked)
         reader = asyncio.create_task(self._read_acks(call))
@@ -331,8 +340,8 @@ class Gateway:
         if batch is None:
             return  # a late ack of a batch already settled through a resend
         s = self.stats
-        if ack.error_code == UNAVAILABLE:
-            s.last_error = f"{self.name}: batch {ack.batch_id} not made durable: {ack.error_message}"
+        if ack.error_code in RETRIED_ACKS:
+            s.last_error = f"{self.name}: batch {ack.batch_id} not stored: {ack.error_message}"
             asyncio.get_running_loop().call_later(self.retry_s, self._resend, ack.batch_id)
             return
         del self.unacked[ack.batch_id]

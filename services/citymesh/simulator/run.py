@@ -10,6 +10,7 @@ from typing import Any
 import grpc
 
 from citymesh.api.collection.v1 import collection_pb2_grpc as pb_grpc
+from citymesh.runtime import auth
 from citymesh.simulator.fleet import DEFAULT_SEED, Fleet
 from citymesh.simulator.gateway import Gateway, register_fleet
 from citymesh.simulator.schedule import MAX_BACKFILL_S, SimClock, backfill_s, wall_ms
@@ -59,12 +60,15 @@ async def run_simulation(
     max_backfill_s: float = MAX_BACKFILL_S,
     stop: asyncio.Event | None = None,
     drain_s: float = 10.0,
+    token: str = "",
 ) -> SimulationStats:
     """Register the seed's fleet with the collection service at `target` (host:port) and stream its
     readings for `seconds` of real time after registering (None: until `stop` is set), `rate` times faster than real
     time. Returns `stats` (updated while it runs). After the end it waits up to drain_s for the
     acks of batches in flight. `resume` is where an earlier run stopped (stats.checkpoint()); it
-    is ignored when made with another seed."""
+    is ignored when made with another seed. `token` is the simulator's (a `service` token
+    governance signed: it registers and feeds every district's devices); empty against a
+    collection in development mode."""
     if rate <= 0:
         raise ValueError(f"rate must be positive, not {rate}")
     stats = stats if stats is not None else SimulationStats()
@@ -78,7 +82,8 @@ async def run_simulation(
     async with grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS) as channel:
         stub = pb_grpc.CollectionServiceStub(channel)
         stats.phase = "registering"
-        await register_fleet(stub, fleet, stats, stop)
+        metadata = auth.bearer(token)
+        await register_fleet(stub, fleet, stats, stop, metadata=metadata)
         if stop.is_set():
             stats.phase = "stopped"
             return stats
@@ -99,6 +104,7 @@ async def run_simulation(
                 batch_size=batch_size,
                 window=window,
                 drain_s=drain_s,
+                metadata=metadata,
             )
             for name, devices in parts.items()
         ]

@@ -27,31 +27,67 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#citymesh/exchange/v1/exchange.proto\x12\x14\x63itymesh.exchange.v1\x1a\x1f\x63itymesh/common/v1/common.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x83\x01\n\rReadingFilter\x12/\n\tdistricts\x18\x01 \x03(\x0e\x32\x1c.citymesh.common.v1.District\x12-\n\x05kinds\x18\x02 \x03(\x0e\x32\x1e.citymesh.common.v1.DeviceKind\x12\x12\n\ndevice_ids\x18\x03 \x03(\t\"\xe1\x01\n\x0cQueryRequest\x12\x31\n\ntime_range\x18\x01 \x01(\x0b\x32\x1d.citymesh.common.v1.TimeRange\x12)\n\x06\x62ucket\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x08group_by\x18\x03 \x03(\x0e\x32\x1d.citymesh.exchange.v1.GroupBy\x12\x33\n\x06\x66ilter\x18\x04 \x01(\x0b\x32#.citymesh.exchange.v1.ReadingFilter\x12\r\n\x05limit\x18\x05 \x01(\r\"\x82\x02\n\x0c\x41ggregateRow\x12\x30\n\x0c\x62ucket_start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x08\x64istrict\x18\x02 \x01(\x0e\x32\x1c.citymesh.common.v1.District\x12,\n\x04kind\x18\x03 \x01(\x0e\x32\x1e.citymesh.common.v1.DeviceKind\x12\x11\n\tdevice_id\x18\x04 \x01(\t\x12\r\n\x05\x63ount\x18\x05 \x01(\x04\x12\x0c\n\x04mean\x18\x06 \x01(\x01\x12\x0b\n\x03min\x18\x07 \x01(\x01\x12\x0b\n\x03max\x18\x08 \x01(\x01\x12\x0b\n\x03p50\x18\t \x01(\x01\x12\x0b\n\x03p95\x18\n \x01(\x01\"T\n\rQueryResponse\x12\x30\n\x04rows\x18\x01 \x03(\x0b\x32\".citymesh.exchange.v1.AggregateRow\x12\x11\n\ttruncated\x18\x02 \x01(\x08\"G\n\x10SubscribeRequest\x12\x33\n\x06\x66ilter\x18\x01 \x01(\x0b\x32#.citymesh.exchange.v1.ReadingFilter\"B\n\x11SubscribeResponse\x12-\n\x08readings\x18\x01 \x03(\x0b\x32\x1b.citymesh.common.v1.Reading\"\x11\n\x0fGetStatsRequest\"\xaf\x01\n\x10GetStatsResponse\x12\x0c\n\x04rows\x18\x01 \x01(\x04\x12\x0f\n\x07\x64\x65vices\x18\x02 \x01(\x04\x12\x1a\n\x12\x63ommitted_sequence\x18\x03 \x01(\x04\x12\x17\n\x0fstream_sequence\x18\x04 \x01(\x04\x12\x13\n\x0blag_batches\x18\x05 \x01(\x04\x12\x32\n\x0enewest_reading\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*b\n\x07GroupBy\x12\x18\n\x14GROUP_BY_UNSPECIFIED\x10\x00\x12\x15\n\x11GROUP_BY_DISTRICT\x10\x01\x12\x11\n\rGROUP_BY_KIND\x10\x02\x12\x13\n\x0fGROUP_BY_DEVICE\x10\x03\x32\x9e\x02\n\x0f\x45xchangeService\x12P\n\x05Query\x12\".citymesh.exchange.v1.QueryRequest\x1a#.citymesh.exchange.v1.QueryResponse\x12^\n\tSubscribe\x12&.citymesh.exchange.v1.SubscribeRequest\x1a\'.citymesh.exchange.v1.SubscribeResponse0\x01\x12Y\n\x08GetStats\x12%.citymesh.exchange.v1.GetStatsRequest\x1a&.citymesh.exchange.v1.GetStatsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#citymesh/exchange/v1/exchange.proto\x12\x14\x63itymesh.exchange.v1\x1a\x1f\x63itymesh/common/v1/common.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x83\x01\n\rReadingFilter\x12/\n\tdistricts\x18\x01 \x03(\x0e\x32\x1c.citymesh.common.v1.District\x12-\n\x05kinds\x18\x02 \x03(\x0e\x32\x1e.citymesh.common.v1.DeviceKind\x12\x12\n\ndevice_ids\x18\x03 \x03(\t\"\xf5\x01\n\x0cQueryRequest\x12\x31\n\ntime_range\x18\x01 \x01(\x0b\x32\x1d.citymesh.common.v1.TimeRange\x12)\n\x06\x62ucket\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x08group_by\x18\x03 \x03(\x0e\x32\x1d.citymesh.exchange.v1.GroupBy\x12\x33\n\x06\x66ilter\x18\x04 \x01(\x0b\x32#.citymesh.exchange.v1.ReadingFilter\x12\r\n\x05limit\x18\x05 \x01(\r\x12\x12\n\ndataset_id\x18\x06 \x01(\t\"\x82\x02\n\x0c\x41ggregateRow\x12\x30\n\x0c\x62ucket_start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x08\x64istrict\x18\x02 \x01(\x0e\x32\x1c.citymesh.common.v1.District\x12,\n\x04kind\x18\x03 \x01(\x0e\x32\x1e.citymesh.common.v1.DeviceKind\x12\x11\n\tdevice_id\x18\x04 \x01(\t\x12\r\n\x05\x63ount\x18\x05 \x01(\x04\x12\x0c\n\x04mean\x18\x06 \x01(\x01\x12\x0b\n\x03min\x18\x07 \x01(\x01\x12\x0b\n\x03max\x18\x08 \x01(\x01\x12\x0b\n\x03p50\x18\t \x01(\x01\x12\x0b\n\x03p95\x18\n \x01(\x01\"T\n\rQueryResponse\x12\x30\n\x04rows\x18\x01 \x03(\x0b\x32\".citymesh.exchange.v1.AggregateRow\x12\x11\n\ttruncated\x18\x02 \x01(\x08\"[\n\x10SubscribeRequest\x12\x33\n\x06\x66ilter\x18\x01 \x01(\x0b\x32#.citymesh.exchange.v1.ReadingFilter\x12\x12\n\ndataset_id\x18\x02 \x01(\t\"B\n\x11SubscribeResponse\x12-\n\x08readings\x18\x01 \x03(\x0b\x32\x1b.citymesh.common.v1.Reading\"\x11\n\x0fGetStatsRequest\"\xaf\x01\n\x10GetStatsResponse\x12\x0c\n\x04rows\x18\x01 \x01(\x04\x12\x0f\n\x07\x64\x65vices\x18\x02 \x01(\x04\x12\x1a\n\x12\x63ommitted_sequence\x18\x03 \x01(\x04\x12\x17\n\x0fstream_sequence\x18\x04 \x01(\x04\x12\x13\n\x0blag_batches\x18\x05 \x01(\x04\x12\x32\n\x0enewest_reading\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xcf\x02\n\x07\x44\x61taset\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x14\n\x0cowner_tenant\x18\x04 \x01(\t\x12\x34\n\nvisibility\x18\x05 \x01(\x0e\x32 .citymesh.exchange.v1.Visibility\x12\x36\n\tselection\x18\x06 \x01(\x0b\x32#.citymesh.exchange.v1.ReadingFilter\x12\x11\n\ttelemetry\x18\x07 \x01(\x08\x12.\n\nupdated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08readable\x18\t \x01(\x08\x12\x34\n\x10grant_expires_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa8\x01\n\x15PublishDatasetRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x34\n\nvisibility\x18\x03 \x01(\x0e\x32 .citymesh.exchange.v1.Visibility\x12\x36\n\tselection\x18\x04 \x01(\x0b\x32#.citymesh.exchange.v1.ReadingFilter\"Y\n\x16PublishDatasetResponse\x12.\n\x07\x64\x61taset\x18\x01 \x01(\x0b\x32\x1d.citymesh.exchange.v1.Dataset\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"+\n\x13ListDatasetsRequest\x12\x14\n\x0cowner_tenant\x18\x01 \x01(\t\"G\n\x14ListDatasetsResponse\x12/\n\x08\x64\x61tasets\x18\x01 \x03(\x0b\x32\x1d.citymesh.exchange.v1.Dataset\"\xa3\x02\n\x05Grant\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\x12/\n\x05state\x18\x04 \x01(\x0e\x32 .citymesh.exchange.v1.GrantState\x12\x30\n\x0crequested_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\ndecided_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ndecided_by\x18\x07 \x01(\t\x12.\n\nexpires_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\t \x01(\t\";\n\x14RequestAccessRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x0f\n\x07purpose\x18\x02 \x01(\t\"C\n\x15RequestAccessResponse\x12*\n\x05grant\x18\x01 \x01(\x0b\x32\x1b.citymesh.exchange.v1.Grant\"\x9e\x01\n\x12GrantAccessRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x03ttl\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0c\n\x04note\x18\x05 \x01(\t\"A\n\x13GrantAccessResponse\x12*\n\x05grant\x18\x01 \x01(\x0b\x32\x1b.citymesh.exchange.v1.Grant\"G\n\x11\x44\x65nyAccessRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"@\n\x12\x44\x65nyAccessResponse\x12*\n\x05grant\x18\x01 \x01(\x0b\x32\x1b.citymesh.exchange.v1.Grant\"H\n\x12RevokeGrantRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"A\n\x13RevokeGrantResponse\x12*\n\x05grant\x18\x01 \x01(\x0b\x32\x1b.citymesh.exchange.v1.Grant\"\'\n\x11ListGrantsRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\"A\n\x12ListGrantsResponse\x12+\n\x06grants\x18\x01 \x03(\x0b\x32\x1b.citymesh.exchange.v1.Grant*b\n\x07GroupBy\x12\x18\n\x14GROUP_BY_UNSPECIFIED\x10\x00\x12\x15\n\x11GROUP_BY_DISTRICT\x10\x01\x12\x11\n\rGROUP_BY_KIND\x10\x02\x12\x13\n\x0fGROUP_BY_DEVICE\x10\x03*n\n\nVisibility\x12\x1a\n\x16VISIBILITY_UNSPECIFIED\x10\x00\x12\x16\n\x12VISIBILITY_PRIVATE\x10\x01\x12\x15\n\x11VISIBILITY_SHARED\x10\x02\x12\x15\n\x11VISIBILITY_PUBLIC\x10\x03*\xa7\x01\n\nGrantState\x12\x1b\n\x17GRANT_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15GRANT_STATE_REQUESTED\x10\x01\x12\x17\n\x13GRANT_STATE_GRANTED\x10\x02\x12\x16\n\x12GRANT_STATE_DENIED\x10\x03\x12\x17\n\x13GRANT_STATE_REVOKED\x10\x04\x12\x17\n\x13GRANT_STATE_EXPIRED\x10\x05\x32\xe6\x07\n\x0f\x45xchangeService\x12P\n\x05Query\x12\".citymesh.exchange.v1.QueryRequest\x1a#.citymesh.exchange.v1.QueryResponse\x12^\n\tSubscribe\x12&.citymesh.exchange.v1.SubscribeRequest\x1a\'.citymesh.exchange.v1.SubscribeResponse0\x01\x12Y\n\x08GetStats\x12%.citymesh.exchange.v1.GetStatsRequest\x1a&.citymesh.exchange.v1.GetStatsResponse\x12k\n\x0ePublishDataset\x12+.citymesh.exchange.v1.PublishDatasetRequest\x1a,.citymesh.exchange.v1.PublishDatasetResponse\x12\x65\n\x0cListDatasets\x12).citymesh.exchange.v1.ListDatasetsRequest\x1a*.citymesh.exchange.v1.ListDatasetsResponse\x12h\n\rRequestAccess\x12*.citymesh.exchange.v1.RequestAccessRequest\x1a+.citymesh.exchange.v1.RequestAccessResponse\x12\x62\n\x0bGrantAccess\x12(.citymesh.exchange.v1.GrantAccessRequest\x1a).citymesh.exchange.v1.GrantAccessResponse\x12_\n\nDenyAccess\x12\'.citymesh.exchange.v1.DenyAccessRequest\x1a(.citymesh.exchange.v1.DenyAccessResponse\x12\x62\n\x0bRevokeGrant\x12(.citymesh.exchange.v1.RevokeGrantRequest\x1a).citymesh.exchange.v1.RevokeGrantResponse\x12_\n\nListGrants\x12\'.citymesh.exchange.v1.ListGrantsRequest\x1a(.citymesh.exchange.v1.ListGrantsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'citymesh.exchange.v1.exchange_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GROUPBY']._serialized_start=1206
-  _globals['_GROUPBY']._serialized_end=1304
+  _globals['_GROUPBY']._serialized_start=3004
+  _globals['_GROUPBY']._serialized_end=3102
+  _globals['_VISIBILITY']._serialized_start=3104
+  _globals['_VISIBILITY']._serialized_end=3214
+  _globals['_GRANTSTATE']._serialized_start=3217
+  _globals['_GRANTSTATE']._serialized_end=3384
   _globals['_READINGFILTER']._serialized_start=160
   _globals['_READINGFILTER']._serialized_end=291
   _globals['_QUERYREQUEST']._serialized_start=294
-  _globals['_QUERYREQUEST']._serialized_end=519
-  _globals['_AGGREGATEROW']._serialized_start=522
-  _globals['_AGGREGATEROW']._serialized_end=780
-  _globals['_QUERYRESPONSE']._serialized_start=782
-  _globals['_QUERYRESPONSE']._serialized_end=866
-  _globals['_SUBSCRIBEREQUEST']._serialized_start=868
-  _globals['_SUBSCRIBEREQUEST']._serialized_end=939
-  _globals['_SUBSCRIBERESPONSE']._serialized_start=941
-  _globals['_SUBSCRIBERESPONSE']._serialized_end=1007
-  _globals['_GETSTATSREQUEST']._serialized_start=1009
-  _globals['_GETSTATSREQUEST']._serialized_end=1026
-  _globals['_GETSTATSRESPONSE']._serialized_start=1029
-  _globals['_GETSTATSRESPONSE']._serialized_end=1204
-  _globals['_EXCHANGESERVICE']._serialized_start=1307
-  _globals['_EXCHANGESERVICE']._serialized_end=1593
+  _globals['_QUERYREQUEST']._serialized_end=539
+  _globals['_AGGREGATEROW']._serialized_start=542
+  _globals['_AGGREGATEROW']._serialized_end=800
+  _globals['_QUERYRESPONSE']._serialized_start=802
+  _globals['_QUERYRESPONSE']._serialized_end=886
+  _globals['_SUBSCRIBEREQUEST']._serialized_start=888
+  _globals['_SUBSCRIBEREQUEST']._serialized_end=979
+  _globals['_SUBSCRIBERESPONSE']._serialized_start=981
+  _globals['_SUBSCRIBERESPONSE']._serialized_end=1047
+  _globals['_GETSTATSREQUEST']._serialized_start=1049
+  _globals['_GETSTATSREQUEST']._serialized_end=1066
+  _globals['_GETSTATSRESPONSE']._serialized_start=1069
+  _globals['_GETSTATSRESPONSE']._serialized_end=1244
+  _globals['_DATASET']._serialized_start=1247
+  _globals['_DATASET']._serialized_end=1582
+  _globals['_PUBLISHDATASETREQUEST']._serialized_start=1585
+  _globals['_PUBLISHDATASETREQUEST']._serialized_end=1753
+  _globals['_PUBLISHDATASETRESPONSE']._serialized_start=1755
+  _globals['_PUBLISHDATASETRESPONSE']._serialized_end=1844
+  _globals['_LISTDATASETSREQUEST']._serialized_start=1846
+  _globals['_LISTDATASETSREQUEST']._serialized_end=1889
+  _globals['_LISTDATASETSRESPONSE']._serialized_start=1891
+  _globals['_LISTDATASETSRESPONSE']._serialized_end=1962
+  _globals['_GRANT']._serialized_start=1965
+  _globals['_GRANT']._serialized_end=2256
+  _globals['_REQUESTACCESSREQUEST']._serialized_start=2258
+  _globals['_REQUESTACCESSREQUEST']._serialized_end=2317
+  _globals['_REQUESTACCESSRESPONSE']._serialized_start=2319
+  _globals['_REQUESTACCESSRESPONSE']._serialized_end=2386
+  _globals['_GRANTACCESSREQUEST']._serialized_start=2389
+  _globals['_GRANTACCESSREQUEST']._serialized_end=2547
+  _globals['_GRANTACCESSRESPONSE']._serialized_start=2549
+  _globals['_GRANTACCESSRESPONSE']._serialized_end=2614
+  _globals['_DENYACCESSREQUEST']._serialized_start=2616
+  _globals['_DENYACCESSREQUEST']._serialized_end=2687
+  _globals['_DENYACCESSRESPONSE']._serialized_start=2689
+  _globals['_DENYACCESSRESPONSE']._serialized_end=2753
+  _globals['_REVOKEGRANTREQUEST']._serialized_start=2755
+  _globals['_REVOKEGRANTREQUEST']._serialized_end=2827
+  _globals['_REVOKEGRANTRESPONSE']._serialized_start=2829
+  _globals['_REVOKEGRANTRESPONSE']._serialized_end=2894
+  _globals['_LISTGRANTSREQUEST']._serialized_start=2896
+  _globals['_LISTGRANTSREQUEST']._serialized_end=2935
+  _globals['_LISTGRANTSRESPONSE']._serialized_start=2937
+  _globals['_LISTGRANTSRESPONSE']._serialized_end=3002
+  _globals['_EXCHANGESERVICE']._serialized_start=3387
+  _globals['_EXCHANGESERVICE']._serialized_end=4385
 # @@protoc_insertion_point(module_scope)

@@ -28,6 +28,11 @@ if _version_not_supported:
 class ExchangeServiceStub:
     """ExchangeService serves the telemetry that collection made durable. Every batch of the
     TELEMETRY stream is stored exactly once, in the same transaction as the stream position.
+
+    Every call is checked against the caller (its token, or in development its identity headers):
+    a tenant reads its own sub-district's telemetry, public datasets, and any other data only
+    through a live grant; the zone administrator and the platform's services read everything.
+    Each read of another tenant's data and each denial is an AUDIT record (audit.exchange.*).
     """
 
     def __init__(self, channel):
@@ -51,29 +56,126 @@ class ExchangeServiceStub:
                 request_serializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.GetStatsRequest.SerializeToString,
                 response_deserializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.GetStatsResponse.FromString,
                 _registered_method=True)
+        self.PublishDataset = channel.unary_unary(
+                '/citymesh.exchange.v1.ExchangeService/PublishDataset',
+                request_serializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.PublishDatasetRequest.SerializeToString,
+                response_deserializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.PublishDatasetResponse.FromString,
+                _registered_method=True)
+        self.ListDatasets = channel.unary_unary(
+                '/citymesh.exchange.v1.ExchangeService/ListDatasets',
+                request_serializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.ListDatasetsRequest.SerializeToString,
+                response_deserializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.ListDatasetsResponse.FromString,
+                _registered_method=True)
+        self.RequestAccess = channel.unary_unary(
+                '/citymesh.exchange.v1.ExchangeService/RequestAccess',
+                request_serializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.RequestAccessRequest.SerializeToString,
+                response_deserializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.RequestAccessResponse.FromString,
+                _registered_method=True)
+        self.GrantAccess = channel.unary_unary(
+                '/citymesh.exchange.v1.ExchangeService/GrantAccess',
+                request_serializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.GrantAccessRequest.SerializeToString,
+                response_deserializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.GrantAccessResponse.FromString,
+                _registered_method=True)
+        self.DenyAccess = channel.unary_unary(
+                '/citymesh.exchange.v1.ExchangeService/DenyAccess',
+                request_serializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.DenyAccessRequest.SerializeToString,
+                response_deserializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.DenyAccessResponse.FromString,
+                _registered_method=True)
+        self.RevokeGrant = channel.unary_unary(
+                '/citymesh.exchange.v1.ExchangeService/RevokeGrant',
+                request_serializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.RevokeGrantRequest.SerializeToString,
+                response_deserializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.RevokeGrantResponse.FromString,
+                _registered_method=True)
+        self.ListGrants = channel.unary_unary(
+                '/citymesh.exchange.v1.ExchangeService/ListGrants',
+                request_serializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.ListGrantsRequest.SerializeToString,
+                response_deserializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.ListGrantsResponse.FromString,
+                _registered_method=True)
 
 
 class ExchangeServiceServicer:
     """ExchangeService serves the telemetry that collection made durable. Every batch of the
     TELEMETRY stream is stored exactly once, in the same transaction as the stream position.
+
+    Every call is checked against the caller (its token, or in development its identity headers):
+    a tenant reads its own sub-district's telemetry, public datasets, and any other data only
+    through a live grant; the zone administrator and the platform's services read everything.
+    Each read of another tenant's data and each denial is an AUDIT record (audit.exchange.*).
     """
 
     def Query(self, request, context):
-        """Aggregates readings in time buckets, grouped by sub-district, kind and/or device.
+        """Aggregates readings in time buckets, grouped by sub-district, kind and/or device. Limited
+        per tenant (RESOURCE_EXHAUSTED beyond CITYMESH_TENANT_QUERIES_PER_S).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Subscribe(self, request, context):
-        """Streams readings matching a filter as they are stored, from now on.
+        """Streams readings matching a filter as they are stored, from now on. A stream read through a
+        grant ends (PERMISSION_DENIED) when the grant expires or is revoked.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetStats(self, request, context):
-        """Size of the store and how far it is behind the TELEMETRY stream.
+        """Size of the store and how far it is behind the TELEMETRY stream. For the zone administrator
+        and the platform's services only: the totals span every sub-district.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PublishDataset(self, request, context):
+        """Publishes a dataset in the catalog, or changes one the caller published: a named selection
+        of the owner's sub-district telemetry, private, shared or public.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDatasets(self, request, context):
+        """The datasets of the catalog the caller may see: every sub-district's telemetry, shared and
+        public datasets, its own, and private ones it holds a grant on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RequestAccess(self, request, context):
+        """Asks a dataset's owner for read access, saying what for. Asking again while a request is
+        pending updates its purpose; a live grant is returned as it is.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GrantAccess(self, request, context):
+        """The dataset's owner (or the zone administrator, or governance as a platform service) grants
+        a tenant read access until an expiry, whether or not the tenant asked.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DenyAccess(self, request, context):
+        """The dataset's owner (or the zone) turns down a pending request, with a reason.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeGrant(self, request, context):
+        """The dataset's owner (or the zone) ends a grant before its expiry; reads stop at once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListGrants(self, request, context):
+        """The grants and requests the caller is party to: those it asked for or holds, and those on
+        the datasets it owns (the platform sees every one).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -97,6 +199,41 @@ def add_ExchangeServiceServicer_to_server(servicer, server):
                     request_deserializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.GetStatsRequest.FromString,
                     response_serializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.GetStatsResponse.SerializeToString,
             ),
+            'PublishDataset': grpc.unary_unary_rpc_method_handler(
+                    servicer.PublishDataset,
+                    request_deserializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.PublishDatasetRequest.FromString,
+                    response_serializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.PublishDatasetResponse.SerializeToString,
+            ),
+            'ListDatasets': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDatasets,
+                    request_deserializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.ListDatasetsRequest.FromString,
+                    response_serializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.ListDatasetsResponse.SerializeToString,
+            ),
+            'RequestAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestAccess,
+                    request_deserializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.RequestAccessRequest.FromString,
+                    response_serializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.RequestAccessResponse.SerializeToString,
+            ),
+            'GrantAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.GrantAccess,
+                    request_deserializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.GrantAccessRequest.FromString,
+                    response_serializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.GrantAccessResponse.SerializeToString,
+            ),
+            'DenyAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.DenyAccess,
+                    request_deserializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.DenyAccessRequest.FromString,
+                    response_serializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.DenyAccessResponse.SerializeToString,
+            ),
+            'RevokeGrant': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeGrant,
+                    request_deserializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.RevokeGrantRequest.FromString,
+                    response_serializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.RevokeGrantResponse.SerializeToString,
+            ),
+            'ListGrants': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListGrants,
+                    request_deserializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.ListGrantsRequest.FromString,
+                    response_serializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.ListGrantsResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'citymesh.exchange.v1.ExchangeService', rpc_method_handlers)
@@ -108,6 +245,11 @@ def add_ExchangeServiceServicer_to_server(servicer, server):
 class ExchangeService:
     """ExchangeService serves the telemetry that collection made durable. Every batch of the
     TELEMETRY stream is stored exactly once, in the same transaction as the stream position.
+
+    Every call is checked against the caller (its token, or in development its identity headers):
+    a tenant reads its own sub-district's telemetry, public datasets, and any other data only
+    through a live grant; the zone administrator and the platform's services read everything.
+    Each read of another tenant's data and each denial is an AUDIT record (audit.exchange.*).
     """
 
     @staticmethod
@@ -181,6 +323,195 @@ class ExchangeService:
             '/citymesh.exchange.v1.ExchangeService/GetStats',
             citymesh_dot_exchange_dot_v1_dot_exchange__pb2.GetStatsRequest.SerializeToString,
             citymesh_dot_exchange_dot_v1_dot_exchange__pb2.GetStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PublishDataset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/citymesh.exchange.v1.ExchangeService/PublishDataset',
+            citymesh_dot_exchange_dot_v1_dot_exchange__pb2.PublishDatasetRequest.SerializeToString,
+            citymesh_dot_exchange_dot_v1_dot_exchange__pb2.PublishDatasetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDatasets(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/citymesh.exchange.v1.ExchangeService/ListDatasets',
+            citymesh_dot_exchange_dot_v1_dot_exchange__pb2.ListDatasetsRequest.SerializeToString,
+            citymesh_dot_exchange_dot_v1_dot_exchange__pb2.ListDatasetsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/citymesh.exchange.v1.ExchangeService/RequestAccess',
+            citymesh_dot_exchange_dot_v1_dot_exchange__pb2.RequestAccessRequest.SerializeToString,
+            citymesh_dot_exchange_dot_v1_dot_exchange__pb2.RequestAccessResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GrantAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/citymesh.exchange.v1.ExchangeService/GrantAccess',
+            citymesh_dot_exchange_dot_v1_dot_exchange__pb2.GrantAccessRequest.SerializeToString,
+            citymesh_dot_exchange_dot_v1_dot_exchange__pb2.GrantAccessResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DenyAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/citymesh.exchange.v1.ExchangeService/DenyAccess',
+            citymesh_dot_exchange_dot_v1_dot_exchange__pb2.DenyAccessRequest.SerializeToString,
+            citymesh_dot_exchange_dot_v1_dot_exchange__pb2.DenyAccessResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeGrant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/citymesh.exchange.v1.ExchangeService/RevokeGrant',
+            citymesh_dot_exchange_dot_v1_dot_exchange__pb2.RevokeGrantRequest.SerializeToString,
+            citymesh_dot_exchange_dot_v1_dot_exchange__pb2.RevokeGrantResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListGrants(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/citymesh.exchange.v1.ExchangeService/ListGrants',
+            citymesh_dot_exchange_dot_v1_dot_exchange__pb2.ListGrantsRequest.SerializeToString,
+            citymesh_dot_exchange_dot_v1_dot_exchange__pb2.ListGrantsResponse.FromString,
             options,
             channel_credentials,
             insecure,

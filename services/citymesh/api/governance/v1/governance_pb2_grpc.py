@@ -33,8 +33,16 @@ class GovernanceServiceStub:
     tenant and roles; a missing, forged or expired token is UNAUTHENTICATED, a token of a suspended
     or retired tenant PERMISSION_DENIED. When it is off (development), the caller is read from the
     `x-citymesh-tenant` and `x-citymesh-roles` (comma-separated) request metadata headers, trusted
-    as they are. Admin calls need the role `zone-admin` (the zone administrator); others get
-    PERMISSION_DENIED naming the role.
+    as they are.
+
+    Access, on every RPC: the platform (role `zone-admin`, or role `service` for the platform's own
+    processes) sees every peak, award and index; a tenant sees its own peak, the awards of its own
+    peak or enterprise, and its own peak's index. A caller with no identity at all (authentication
+    off and no `x-citymesh-tenant` header) is UNAUTHENTICATED. A tenant naming another tenant's peak
+    (GetPeak, ListAwards.peak_id, GetEconomyIndex.peak_id, AwardClaim.peak_id) gets
+    PERMISSION_DENIED: the peaks and their sub-districts are public, their details are not.
+    Transitions and tokens need `zone-admin` (activating its own signed peak also `peak-admin`).
+    Every denial is published on AUDIT as `audit.governance.denied`.
     """
 
     def __init__(self, channel):
@@ -73,6 +81,11 @@ class GovernanceServiceStub:
                 request_serializer=citymesh_dot_governance_dot_v1_dot_governance__pb2.IssueTokenRequest.SerializeToString,
                 response_deserializer=citymesh_dot_governance_dot_v1_dot_governance__pb2.IssueTokenResponse.FromString,
                 _registered_method=True)
+        self.GetEconomyIndex = channel.unary_unary(
+                '/citymesh.governance.v1.GovernanceService/GetEconomyIndex',
+                request_serializer=citymesh_dot_governance_dot_v1_dot_governance__pb2.GetEconomyIndexRequest.SerializeToString,
+                response_deserializer=citymesh_dot_governance_dot_v1_dot_governance__pb2.GetEconomyIndexResponse.FromString,
+                _registered_method=True)
 
 
 class GovernanceServiceServicer:
@@ -83,19 +96,28 @@ class GovernanceServiceServicer:
     tenant and roles; a missing, forged or expired token is UNAUTHENTICATED, a token of a suspended
     or retired tenant PERMISSION_DENIED. When it is off (development), the caller is read from the
     `x-citymesh-tenant` and `x-citymesh-roles` (comma-separated) request metadata headers, trusted
-    as they are. Admin calls need the role `zone-admin` (the zone administrator); others get
-    PERMISSION_DENIED naming the role.
+    as they are.
+
+    Access, on every RPC: the platform (role `zone-admin`, or role `service` for the platform's own
+    processes) sees every peak, award and index; a tenant sees its own peak, the awards of its own
+    peak or enterprise, and its own peak's index. A caller with no identity at all (authentication
+    off and no `x-citymesh-tenant` header) is UNAUTHENTICATED. A tenant naming another tenant's peak
+    (GetPeak, ListAwards.peak_id, GetEconomyIndex.peak_id, AwardClaim.peak_id) gets
+    PERMISSION_DENIED: the peaks and their sub-districts are public, their details are not.
+    Transitions and tokens need `zone-admin` (activating its own signed peak also `peak-admin`).
+    Every denial is published on AUDIT as `audit.governance.denied`.
     """
 
     def ListPeaks(self, request, context):
-        """Every peak, in sub-district order.
+        """The peaks the caller may see, in sub-district order: every peak for the platform, its own for
+        a tenant (none when it holds no peak).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetPeak(self, request, context):
-        """One peak; NOT_FOUND if there is none of that id.
+        """One peak; NOT_FOUND if there is none of that id, PERMISSION_DENIED for another tenant's.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -107,7 +129,9 @@ class GovernanceServiceServicer:
         a signed peak needs `zone-admin` or `peak-admin` of the peak's own tenant. A sub-district has
         at most one active peak. A transition not allowed from the peak's current state (also the
         loser of two concurrent ones) is FAILED_PRECONDITION with the reason. Each transition is
-        published on the EVENTS stream and recorded on the AUDIT stream.
+        published on the EVENTS stream and recorded on the AUDIT stream, exactly once: the event is
+        stored with the transition (an outbox in the same compare-and-set) and relayed from there, so
+        a crash after the transition cannot lose it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -115,15 +139,18 @@ class GovernanceServiceServicer:
 
     def SubmitAwardClaim(self, request, context):
         """Decides an award claim by the zone's policy and appends the decision to the award ledger.
-        Needs `zone-admin`. A claim id already decided returns the first decision again (paid once),
-        with `duplicate` set; the same id with different contents is ALREADY_EXISTS.
+        The platform may submit any claim; a tenant only claims of its own peak (`peak_id` empty: its
+        own; another: PERMISSION_DENIED; a tenant holding no peak: PERMISSION_DENIED). A claim id
+        already decided returns the first decision again (paid once), with `duplicate` set; the same
+        id with different contents is ALREADY_EXISTS.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListAwards(self, request, context):
-        """The award ledger: every decision, oldest first.
+        """The award ledger, oldest first: every decision for the platform; for a tenant the decisions
+        of its own peak or its own enterprise only (another peak named in `peak_id`: PERMISSION_DENIED).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -132,6 +159,17 @@ class GovernanceServiceServicer:
     def IssueToken(self, request, context):
         """Issues a signed token (Ed25519 JWT) for a tenant. Needs `zone-admin`. FAILED_PRECONDITION when
         the tenant is unknown, suspended or retired, or when governance has no signing key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetEconomyIndex(self, request, context):
+        """The digital-economy index of each peak the caller may see and, for the platform, of the zone:
+        the white paper's four first-level indicators (data & information infrastructure, city
+        services, city governance, industry integration), each 0-100 from second-level indicators
+        computed from the platform's own figures (devices, telemetry, compute jobs, incidents,
+        awards). Weights and normalisation are in the comments of EconomyIndex and docs/governance.md.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -170,6 +208,11 @@ def add_GovernanceServiceServicer_to_server(servicer, server):
                     request_deserializer=citymesh_dot_governance_dot_v1_dot_governance__pb2.IssueTokenRequest.FromString,
                     response_serializer=citymesh_dot_governance_dot_v1_dot_governance__pb2.IssueTokenResponse.SerializeToString,
             ),
+            'GetEconomyIndex': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetEconomyIndex,
+                    request_deserializer=citymesh_dot_governance_dot_v1_dot_governance__pb2.GetEconomyIndexRequest.FromString,
+                    response_serializer=citymesh_dot_governance_dot_v1_dot_governance__pb2.GetEconomyIndexResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'citymesh.governance.v1.GovernanceService', rpc_method_handlers)
@@ -186,8 +229,16 @@ class GovernanceService:
     tenant and roles; a missing, forged or expired token is UNAUTHENTICATED, a token of a suspended
     or retired tenant PERMISSION_DENIED. When it is off (development), the caller is read from the
     `x-citymesh-tenant` and `x-citymesh-roles` (comma-separated) request metadata headers, trusted
-    as they are. Admin calls need the role `zone-admin` (the zone administrator); others get
-    PERMISSION_DENIED naming the role.
+    as they are.
+
+    Access, on every RPC: the platform (role `zone-admin`, or role `service` for the platform's own
+    processes) sees every peak, award and index; a tenant sees its own peak, the awards of its own
+    peak or enterprise, and its own peak's index. A caller with no identity at all (authentication
+    off and no `x-citymesh-tenant` header) is UNAUTHENTICATED. A tenant naming another tenant's peak
+    (GetPeak, ListAwards.peak_id, GetEconomyIndex.peak_id, AwardClaim.peak_id) gets
+    PERMISSION_DENIED: the peaks and their sub-districts are public, their details are not.
+    Transitions and tokens need `zone-admin` (activating its own signed peak also `peak-admin`).
+    Every denial is published on AUDIT as `audit.governance.denied`.
     """
 
     @staticmethod
@@ -342,6 +393,33 @@ class GovernanceService:
             '/citymesh.governance.v1.GovernanceService/IssueToken',
             citymesh_dot_governance_dot_v1_dot_governance__pb2.IssueTokenRequest.SerializeToString,
             citymesh_dot_governance_dot_v1_dot_governance__pb2.IssueTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetEconomyIndex(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/citymesh.governance.v1.GovernanceService/GetEconomyIndex',
+            citymesh_dot_governance_dot_v1_dot_governance__pb2.GetEconomyIndexRequest.SerializeToString,
+            citymesh_dot_governance_dot_v1_dot_governance__pb2.GetEconomyIndexResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,407 @@
+"""The five stages joined, on the `incidents` bucket:
+
+- perceive: the TELEMETRY consumer (perceive.py) evaluates the rules and hands over triggers;
+- analyse: a trigger joins the nearest unresolved incident of its type within the correlation
+  radius and window, or opens one;
+- serve: a new incident is routed to the unit responsible for its sub-district and type;
+- command: operators acknowledge it and dispatch a unit, with an ETA;
+- supervise: a periodic pass (on the injectable clock) escalates incidents past their SLA;
+  closing needs a resolution note.
+
+Every change is a compare-and-set on the incident's record; each transition (opened,
+acknowledged, dispatched, escalated, resolved) is then published on EVENTS
+(`events.incident.<district>`) and AUDIT (`audit.incident.<district>`), deduplicated by
+`incident-<id>-<version>`. Callers are checked here: a tenant bound to a sub-district sees and acts
+only on its incidents; another's is NOT_FOUND (audited), as if it did not exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from dataclasses import dataclass
+
+from citymesh.city import DISTRICTS
+from citymesh.governance.incidents import model
+from citymesh.governance.incidents.devices import Devices
+from citymesh.governance.incidents.eta import ComputeRoute, Estimator, StraightLine
+from citymesh.governance.incidents.evaluate import Evaluator
+from citymesh.governance.incidents.model import Incident, State, Trigger
+from citymesh.governance.incidents.perceive import Perceiver, RuleReader
+from citymesh.governance.incidents.rules import RuleSet, load
+from citymesh.governance.incidents.settings import IncidentSettings
+from citymesh.governance.incidents.store import IncidentStore
+from citymesh.governance.incidents.units import UNITS, Unit, responsible_unit, serves
+from citymesh.runtime import errors
+from citymesh.runtime.access import Access
+from citymesh.runtime.auth import Identity
+from citymesh.runtime.bus import (
+    AUDIT_STREAM,
+    DEVICES_BUCKET,
+    EVENTS_STREAM,
+    INCIDENTS_BUCKET,
+    TELEMETRY_STREAM,
+    Bus,
+)
+
+log = logging.getLogger("citymesh.governance.incidents")
+
+RESOURCES = [TELEMETRY_STREAM, DEVICES_BUCKET, INCIDENTS_BUCKET, EVENTS_STREAM, AUDIT_STREAM]
+"""What the pipeline uses on NATS."""
+PIPELINE = "governance"
+"""The actor of what the pipeline does by itself (opening, escalating)."""
+INCIDENT_ID = re.compile(r"^inc-[0-9a-f]{12}$")
+CAS_TRIES = 20
+WATCH_QUEUE = 256
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def new_id() -> str:
+    return f"inc-{uuid.uuid4().hex[:12]}"
+
+
+def incident_subject(stream: str, district: str) -> str:
+    return f"{stream.lower()}.incident.{district}"
+
+
+def check_id(incident_id: str) -> str:
+    if not incident_id:
+        raise errors.InvalidArgument("incident_id is required (ListIncidents names them)")
+    if not INCIDENT_ID.match(incident_id):
+        raise errors.InvalidArgument(
+            f"incident_id {incident_id[:80]!r} is not an incident id: they look like inc-3f9a1c0b2d4e"
+        )
+    return incident_id
+
+
+@dataclass(frozen=True)
+class Filter:
+    districts: frozenset[str] = frozenset()
+    types: frozenset[str] = frozenset()
+    states: frozenset[State] = frozenset()
+
+    def matches(self, incident: Incident) -> bool:
+        return (
+            (not self.districts or incident.district in self.districts)
+            and (not self.types or incident.type in self.types)
+            and (not self.states or incident.state in self.states)
+        )
+
+
+class Pipeline:
+    def __init__(
+        self,
+        bus: Bus,
+        store: IncidentStore,
+        rules: RuleSet,
+        estimator: Estimator | None = None,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        self.bus = bus
+        self.store = store
+        self.rules = rules
+        self.estimator: Estimator = estimator or StraightLine()
+        self.clock = clock
+        self.access = Access(bus, "governance")
+        self.evaluator = Evaluator(rules.rules)
+        self._closing = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stoppers: list[Callable[[], Awaitable[None]]] = []
+
+    @classmethod
+    async def create(cls, bus: Bus, settings: IncidentSettings) -> Pipeline:
+        """The pipeline governance runs, as its settings say (rules, compute address)."""
+        rules = load(settings.incident_rules)
+        estimator: Estimator = (
+            ComputeRoute(settings.compute_address, settings.token, settings.compute_timeout_s)
+            if settings.compute_address
+            else StraightLine()
+        )
+        store = await IncidentStore.open(bus)
+        return cls(bus, store, rules, estimator)
+
+    async def start(self, settings: IncidentSettings | None = None) -> None:
+        """The store's view, then (with settings) the TELEMETRY consumer and the supervisor."""
+        await self.store.start()
+        if settings is None:
+            return
+        devices = await Devices.open(self.bus)
+        await devices.start()
+        reader = RuleReader(devices, self.evaluator)
+        perceiver = Perceiver(self.bus, reader, self.trigger_all, settings.incident_fetch_batch)
+        await perceiver.start()
+        self._stoppers += [perceiver.stop, devices.stop]
+        self._tasks.append(
+            asyncio.create_task(
+                self._supervise_every(settings.supervise_interval_s), name="incidents-supervise"
+            )
+        )
+        log.info(
+            "incident pipeline started",
+            extra={"rules": len(self.rules.rules), "source": self.rules.source, "devices": len(devices)},
+        )
+
+    async def draining(self) -> None:
+        """End the watch streams (the server is about to stop)."""
+        self._closing.set()
+
+    async def stop(self) -> None:
+        self._closing.set()
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for stop in self._stoppers:
+            await stop()
+        await self.store.stop()
+        close = getattr(self.estimator, "close", None)
+        if close is not None:
+            await close()
+
+    # --- analyse and serve ------------------------------------------------------------------------
+
+    async def trigger_all(self, triggers: list[Trigger]) -> None:
+        for trigger in triggers:
+            await self.trigger(trigger)
+
+    async def trigger(self, trigger: Trigger) -> tuple[Incident, bool]:
+        """Join the trigger to the incident it correlates with, or open one; (incident, opened)."""
+        correlation = self.rules.correlation
+        for _ in range(CAS_TRIES):
+            candidates = [i for i in self.store.incidents() if i.type == trigger.rule.type and not i.resolved]
+            target = model.correlate(candidates, trigger, correlation)
+            if target is None:
+                unit = responsible_unit(trigger.district, trigger.rule.type)
+                incident = model.open_incident(
+                    new_id(), trigger, unit, self.rules.sla[trigger.rule.severity], self.clock()
+                )
+                await self.store.create(incident)
+                await self._record("opened", incident, PIPELINE)
+                log.info(
+                    "incident opened",
+                    extra={"incident": incident.id, "district": incident.district, "type": incident.type},
+                )
+                return incident, True
+
+            def joined(current: Incident) -> Incident | None:
+                if model.correlates(current, trigger, correlation) is None:
+                    return None  # resolved meanwhile: look again
+                return model.join(current, trigger, self.rules.sla)
+
+            try:
+                changed = await self.store.change(target.id, joined)
+            except errors.NotFound:
+                continue
+            if changed is not None:
+                return changed[1], False
+        raise errors.Unavailable("incidents kept changing while a trigger was correlated; it is retried")
+
+    # --- command ------------------------------------------------------------------------------------
+
+    async def acknowledge(self, who: Identity, incident_id: str) -> Incident:
+        await self.get(who, incident_id, "acknowledge")
+        return await self._transition(
+            incident_id, "acknowledged", who, lambda i: model.acknowledge(i, who.tenant, self.clock())
+        )
+
+    async def dispatch(self, who: Identity, incident_id: str, unit_id: str = "") -> Incident:
+        incident = await self.get(who, incident_id, "dispatch")
+        unit = await self._unit(who, incident, unit_id)
+        model.dispatchable(incident)  # before the ETA, which may take a while
+        eta = await self.estimator.eta(unit, incident.lon, incident.lat)
+        return await self._transition(
+            incident_id, "dispatched", who, lambda i: model.dispatch(i, who.tenant, unit, eta, self.clock())
+        )
+
+    async def resolve(self, who: Identity, incident_id: str, note: str) -> Incident:
+        model.resolution_note(note)
+        await self.get(who, incident_id, "resolve")
+        return await self._transition(
+            incident_id, "resolved", who, lambda i: model.resolve(i, who.tenant, note, self.clock())
+        )
+
+    async def _unit(self, who: Identity, incident: Incident, unit_id: str) -> Unit:
+        if not unit_id:
+            unit = UNITS.get(incident.unit_id) or responsible_unit(incident.district, incident.type)
+            if unit is None:
+                raise errors.FailedPrecondition(
+                    f"no unit is responsible for incident {incident.id}; name one in unit_id"
+                )
+            return unit
+        unit = UNITS.get(unit_id)
+        if unit is None:
+            raise errors.InvalidArgument(
+                f"unit_id {unit_id[:80]!r} is not a responder unit; ListResponderUnits names them"
+            )
+        if not serves(unit, incident.type):
+            raise errors.InvalidArgument(
+                f"unit {unit.id} does not respond to {incident.type} incidents; "
+                f"the responsible one is {incident.unit_id or '(none)'}"
+            )
+        await self.access.require_district(who, unit.district, "dispatch", f"unit {unit.id}")
+        return unit
+
+    async def _transition(
+        self, incident_id: str, kind: str, who: Identity, fn: Callable[[Incident], Incident]
+    ) -> Incident:
+        changed = await self.store.change(incident_id, fn)
+        assert changed is not None  # fn always returns an incident or raises
+        after = changed[1]
+        await self._record(kind, after, who.tenant)
+        log.info("incident %s", kind, extra={"incident": after.id, "actor": who.tenant})
+        return after
+
+    # --- supervise ----------------------------------------------------------------------------------
+
+    async def supervise(self) -> list[Incident]:
+        """One pass: escalate every incident past its SLA at the clock's now; the escalated ones."""
+        now = self.clock()
+        escalated = []
+        for incident in self.store.incidents():
+            if model.escalation(incident, now) is None:
+                continue
+            try:
+                changed = await self.store.change(incident.id, lambda i: model.escalation(i, now))
+            except errors.CitymeshError as exc:
+                log.warning(
+                    "escalation not stored; next pass", extra={"incident": incident.id, "reason": str(exc)}
+                )
+                continue
+            if changed is not None:
+                await self._record("escalated", changed[1], PIPELINE)
+                log.warning(
+                    "incident escalated",
+                    extra={"incident": incident.id, "reason": changed[1].escalation_reason},
+                )
+                escalated.append(changed[1])
+        return escalated
+
+    async def _supervise_every(self, interval_s: float) -> None:
+        while not self._closing.is_set():
+            try:
+                await self.supervise()
+            except Exception:
+                log.exception("supervision pass failed; next one in %s s", interval_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), interval_s)
+
+    async def _record(self, kind: str, incident: Incident, actor: str) -> None:
+        payload = json.dumps(model.event(kind, incident, actor, self.clock()), sort_keys=True).encode()
+        msg_id = f"incident-{incident.id}-{incident.version}"
+        await self.bus.publish(incident_subject(EVENTS_STREAM, incident.district), payload, msg_id)
+        await self.bus.publish(incident_subject(AUDIT_STREAM, incident.district), payload, msg_id)
+
+    # --- what callers see ---------------------------------------------------------------------------
+
+    async def identified(self, who: Identity, action: str, resource: str = "incidents") -> None:
+        """Every operation needs a caller: a platform role or a tenant (UNAUTHENTICATED, audited)."""
+        if who.is_platform or who.tenant:
+            return
+        reason = "no caller identity"
+        await self.access.record(who, action, resource, False, reason)
+        raise errors.Unauthenticated(
+            f"{reason}: send `authorization: Bearer <token>` (in development, the x-citymesh-tenant, "
+            "-district and -roles headers)"
+        )
+
+    async def get(self, who: Identity, incident_id: str, action: str = "get") -> Incident:
+        resource = f"incident {incident_id[:80]}"
+        await self.identified(who, action, resource)
+        got = await self.store.get(check_id(incident_id))
+        if got is None:
+            raise errors.NotFound(f"{resource} does not exist")
+        incident = got[0]
+        if not (who.is_platform or (who.district and who.district == incident.district)):
+            await self.access.deny(
+                who,
+                action,
+                resource,
+                f"{resource} is in {incident.district}; tenant {who.tenant or '(none)'} is bound to "
+                f"{who.district or 'no sub-district'}",
+                hide=True,
+            )
+        return incident
+
+    async def districts(self, who: Identity, wanted: Collection[str], action: str) -> frozenset[str]:
+        """The sub-districts a query covers: those asked (each checked), else all the caller may see."""
+        await self.identified(who, action)
+        for district in wanted:
+            await self.access.require_district(who, district, action, f"incidents of {district}")
+        if wanted:
+            return frozenset(wanted)
+        if who.is_platform:
+            return frozenset(DISTRICTS)
+        if who.district:
+            return frozenset({who.district})
+        await self.access.deny(
+            who,
+            action,
+            "incidents",
+            f"tenant {who.tenant or '(none)'} is bound to no sub-district; incidents are shown to a "
+            "sub-district's tenant or to the platform",
+        )
+
+    async def find(self, who: Identity, wanted: Filter, limit: int = 0) -> tuple[list[Incident], bool]:
+        districts = await self.districts(who, wanted.districts, "list")
+        scope = Filter(districts, wanted.types, wanted.states)
+        if limit > MAX_LIMIT:
+            raise errors.InvalidArgument(f"limit {limit}: at most {MAX_LIMIT}")
+        found = sorted(
+            (i for i in self.store.incidents() if scope.matches(i)), key=lambda i: (-i.opened_ms, i.id)
+        )
+        limit = limit or DEFAULT_LIMIT
+        return found[:limit], len(found) > limit
+
+    async def watch(self, who: Identity, wanted: Filter, include_current: bool) -> AsyncIterator[Incident]:
+        districts = await self.districts(who, wanted.districts, "watch")
+        scope = Filter(districts, wanted.types, wanted.states)
+        queue: asyncio.Queue[Incident | None] = asyncio.Queue(WATCH_QUEUE)
+
+        def offer(incident: Incident) -> None:
+            if scope.matches(incident):
+                try:
+                    queue.put_nowait(incident)
+                except asyncio.QueueFull:
+                    with contextlib.suppress(asyncio.QueueEmpty):
+                        queue.get_nowait()
+                    queue.put_nowait(None)  # the watcher fell behind
+
+        unlisten = self.store.listen(offer)
+        try:
+            if include_current:
+                current = [i for i in self.store.incidents() if scope.matches(i) and not i.resolved]
+                for incident in sorted(current, key=lambda i: (i.opened_ms, i.id)):
+                    yield incident
+            closing = asyncio.ensure_future(self._closing.wait())
+            try:
+                while True:
+                    getting = asyncio.ensure_future(queue.get())
+                    await asyncio.wait({getting, closing}, return_when=asyncio.FIRST_COMPLETED)
+                    if not getting.done():
+                        getting.cancel()
+                        return
+                    item = getting.result()
+                    if item is None:
+                        raise errors.ResourceExhausted(
+                            f"the watch fell {WATCH_QUEUE} changes behind; watch again (include_current)"
+                        )
+                    yield item
+            finally:
+                closing.cancel()
+        finally:
+            unlisten()
+
+    async def stats(self, who: Identity, wanted: Collection[str]) -> list[model.DistrictStats]:
+        districts = await self.districts(who, wanted, "stats")
+        return model.stats(self.store.incidents(), [d for d in DISTRICTS if d in districts])
