@@ -345,3 +345,14 @@ def test_without_tokens_every_pod_runs_in_development_mode_and_the_notes_warn() 
     assert "citymesh token sign" in next(
         text for path, text in render_raw({}).items() if path.endswith("NOTES.txt")
     )
+
+
+def test_governance_is_given_computes_address_only_when_compute_is_installed() -> None:
+    chart = rendered("default")
+    (governance,) = [w for w in chart.workloads() if w["metadata"]["name"] == "citymesh-governance"]
+    assert settings_of(chart, governance)["CITYMESH_COMPUTE_ADDRESS"] == "citymesh-compute-api:50051"
+    off = render({"components": {"compute-api": {"enabled": False}, "compute-worker": {"enabled": False}}})
+    (config,) = [
+        m for m in off if m["kind"] == "ConfigMap" and m["metadata"]["name"] == "citymesh-governance"
+    ]
+    assert "CITYMESH_COMPUTE_ADDRESS" not in config["data"]

@@ -125,6 +125,9 @@ def test_up_stores_the_city_stops_cleanly_on_ctrl_c_and_resumes(launch: Callable
     exchange = ports["services"]["exchange"]["address"]
     peaks = {"peak-tianjian-lake", "peak-fengyang-5g", "peak-digital-governance"}  # the seed's active ones
     assert set(ports["services"]) == {s.name for s in SERVICES} | peaks
+    governance_env = Path(f"/proc/{ports['services']['governance']['pid']}/environ").read_bytes().split(b"\0")
+    compute = ports["services"]["compute"]["address"]
+    assert f"CITYMESH_COMPUTE_ADDRESS={compute}".encode() in governance_env  # ETAs from the route kernel
     with grpc.insecure_channel(exchange) as channel, pytest.raises(grpc.RpcError) as refused:
         exchange_pb2_grpc.ExchangeServiceStub(channel).GetStats(exchange_pb2.GetStatsRequest(), timeout=5)
     assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED  # type: ignore[attr-defined]

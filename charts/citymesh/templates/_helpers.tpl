@@ -109,10 +109,18 @@ template ranges over this one list: (include "citymesh.workloads" . | fromYaml).
 {{- $items := list }}
 {{- $addresses := dict }}
 {{- range $key, $c := .Values.components }}
-{{- if $c.enabled }}
-{{- if and $c.api (has $c.service (list "collection" "exchange" "compute" "governance")) }}
+{{- if and $c.enabled $c.api (has $c.service (list "collection" "exchange" "compute" "governance")) }}
 {{- $service := printf "%s-%s" $fullname $key | trunc 63 | trimSuffix "-" }}
 {{- $_ := set $addresses (printf "CITYMESH_%s_ADDRESS" (upper $c.service)) (printf "%s:%d" $service ($c.port | int)) }}
+{{- end }}
+{{- end }}
+{{- range $key, $c := .Values.components }}
+{{- if $c.enabled }}
+{{- /* The platform services it calls (its `peers`), at their Services, when they are enabled. */}}
+{{- $peers := dict }}
+{{- range $peer := ($c.peers | default list) }}
+{{- $name := printf "CITYMESH_%s_ADDRESS" (upper $peer) }}
+{{- if hasKey $addresses $name }}{{ $_ := set $peers $name (get $addresses $name) }}{{ end }}
 {{- end }}
 {{- $w := deepCopy $c }}
 {{- $_ := set $w "key" $key }}
@@ -121,7 +129,7 @@ template ranges over this one list: (include "citymesh.workloads" . | fromYaml).
 {{- $_ := set $w "role" "platform" }}
 {{- $_ := set $w "peak" "" }}
 {{- $_ := set $w "natsUser" ($c.natsUser | default $c.service) }}
-{{- $_ := set $w "settings" (mergeOverwrite (deepCopy ($root.Values.settings | default dict)) (deepCopy ($c.settings | default dict))) }}
+{{- $_ := set $w "settings" (mergeOverwrite $peers (deepCopy ($root.Values.settings | default dict)) (deepCopy ($c.settings | default dict))) }}
 {{- $items = append $items $w }}
 {{- end }}
 {{- end }}

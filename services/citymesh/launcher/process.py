@@ -90,12 +90,16 @@ class ServiceProcess:
         """None while it runs (or before it started)."""
         return None if self.proc is None else self.proc.poll()
 
-    def start(self) -> None:
+    def start(self, addresses: dict[str, str] | None = None) -> None:
+        """Start it; `addresses` (service name → host:port) tells it where its spec's peers listen."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
         env.update(CITYMESH_NATS_URL=self.nats_url, CITYMESH_LISTEN=self.address)
         env.update(self.credentials.env(self.name) if self.credentials else DEVELOPMENT_ENV)
         env.update(self.spec.env(self.data_dir))
+        for peer in self.spec.peers:
+            if addresses and peer in addresses:
+                env[f"CITYMESH_{peer.upper()}_ADDRESS"] = addresses[peer]
         with self.log_path.open("ab") as log:
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
             log.write(f"--- citymesh up: starting {self.name} on {self.address} at {stamp}\n".encode())

@@ -30,6 +30,9 @@ class ServiceSpec:
     """One short phrase of its counters for the status view."""
     command: str = ""
     """The `citymesh serve` command it runs, when not its name (the peaks: `peak`)."""
+    peers: tuple[str, ...] = ()
+    """The services it calls, when `up` runs them: each address goes to it as
+    CITYMESH_<NAME>_ADDRESS (governance asks compute's `route` kernel for an ETA)."""
 
 
 async def collection_probe(channel: grpc.aio.Channel) -> dict[str, float]:
@@ -97,6 +100,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         "governance",
         "citymesh.governance.v1.GovernanceService",
         env=lambda data: {},
+        peers=("compute",),
         probe=governance_probe,
         describe=lambda c: f"{c['active']:,.0f} of {c['peaks']:,.0f} peaks active",
     ),

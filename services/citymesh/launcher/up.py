@@ -202,8 +202,9 @@ class Launcher:
             ServiceProcess(spec, self.data, self.nats.url_for(spec.name), self.credentials)
             for spec in self.o.services
         ]
+        addresses = {s.name: s.address for s in self.services}
         for service in self.services:
-            service.start()
+            service.start(addresses)
         self._write_ports("starting")
         code = await self._serving(self.services)
         if code == 0 and not self.stop.is_set():
