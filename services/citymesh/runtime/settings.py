@@ -33,7 +33,7 @@ class ServiceSettings(BaseSettings):
     auth_public_key: str = Field(
         "",
         description="Governance's Ed25519 public key (PEM; literal \\n allowed). Set: every call needs "
-        "a token governance signed; empty: no authentication (development).",
+        "a token governance signed; empty: the service does not start, unless CITYMESH_AUTH_DEV_HEADERS.",
     )
     auth_dev_headers: bool = Field(
         False,
