@@ -68,6 +68,7 @@ def parser() -> argparse.ArgumentParser:
         "citymesh.launcher",
         "citymesh.bench",
         "citymesh.compute.cli",
+        "citymesh.exchange.cli",
         "citymesh.governance.cli",
         "citymesh.governance.incidents.cli",
     ):

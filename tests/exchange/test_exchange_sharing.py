@@ -19,7 +19,7 @@ from citymesh.api.common.v1 import common_pb2
 from citymesh.api.exchange.v1 import exchange_pb2 as pb
 from citymesh.runtime.bus import AUDIT_STREAM, TENANTS_BUCKET, Bus
 from tests.exchange.conftest import Exchange, StartExchange, Tenant
-from tests.exchange.harness import BASE_MS, Dev, Reading, caught_up, publish, register
+from tests.exchange.harness import BASE_MS, ZONE, Dev, Metadata, Reading, caught_up, publish, register
 from tests.exchange.test_exchange_servicer import time_range
 
 AIR, NOISE = common_pb2.DEVICE_KIND_AIR, common_pb2.DEVICE_KIND_NOISE
@@ -43,9 +43,10 @@ FY_READINGS: list[Reading] = [("fy-air", BASE_MS + 3, 70.0), ("fy-air", BASE_MS 
 WHOLE = time_range(BASE_MS, BASE_MS + 60_000)
 
 
-async def city(exchange: Exchange, bus: Bus) -> tuple[Tenant, Tenant, Tenant]:
+async def city(exchange: Exchange, bus: Bus, metadata: Metadata = ZONE) -> tuple[Tenant, Tenant, Tenant]:
     """Three peaks (alibaba-cloud in gouzhao, huawei in fengyang, unisplendour in wutong), their
-    devices and a few readings; returns the three tenants' views."""
+    devices and a few readings; returns the three tenants' views (`metadata`: the zone's
+    credentials, to wait for the readings)."""
     tenants = await bus.kv(TENANTS_BUCKET)
     for tenant, district in (
         ("alibaba-cloud", "gouzhao"),
@@ -57,7 +58,7 @@ async def city(exchange: Exchange, bus: Bus) -> tuple[Tenant, Tenant, Tenant]:
     await register(bus, *DEVICES)
     await publish(bus, READINGS, GOUZHAO)
     await publish(bus, FY_READINGS, FENGYANG)
-    await caught_up(exchange.stub, len(READINGS) + len(FY_READINGS))
+    await caught_up(exchange.stub, len(READINGS) + len(FY_READINGS), metadata=metadata)
     return (
         exchange.as_tenant("alibaba-cloud", "gouzhao"),
         exchange.as_tenant("huawei", "fengyang"),
@@ -70,7 +71,7 @@ async def audit(bus: Bus, allowed: bool) -> list[dict[str, Any]]:
     info = await bus.js.stream_info(AUDIT_STREAM)
     subject = f"audit.exchange.{'allowed' if allowed else 'denied'}"
     records = []
-    for seq in range(info.state.first_seq, info.state.last_seq + 1):
+    for seq in range(max(1, info.state.first_seq), info.state.last_seq + 1):
         msg = await bus.js.get_msg(AUDIT_STREAM, seq)
         if msg.subject == subject:
             records.append(json.loads(msg.data or b""))

@@ -30,7 +30,7 @@ RULES = builtin()
 
 def _rule(rule_id: str) -> Rule:
     rule = RULES.rule(rule_id)
-    assert rule is not None, rule_id
+    assert isinstance(rule, Rule), rule_id
     return rule
 
 

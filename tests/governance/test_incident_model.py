@@ -219,3 +219,58 @@ def test_the_road_model_is_a_grid_over_the_zone_with_arterials() -> None:
     node, seconds = roads.nearest(*GOUZHAO_POINT)
     assert 0 <= node < roads.nodes
     assert seconds < 250.0 / (LOCAL_KMH / 3.6)
+
+
+def test_a_transitions_event_rides_in_the_record_until_it_is_published() -> None:
+    import json
+
+    incident = model.recorded(opened(), "opened", "governance", T0 + 5)
+    (pending,) = incident.outbox
+    assert (pending.msg_id, pending.subject, pending.version) == ("incident-inc-000000000001-1", "gouzhao", 0)
+    assert pending.event["type"] == "incident.opened"
+    assert pending.event["incident"]["id"] == incident.id
+    assert "outbox" not in pending.event["incident"]  # an event does not carry the events
+    assert (pending.event["actor"], pending.event["at_ms"]) == ("governance", T0 + 5)
+    assert Incident.from_json(incident.to_json()) == incident  # stored with the record
+
+    acked = model.recorded(
+        model.acknowledge(incident, "alibaba-cloud", T0 + 9), "acknowledged", "alibaba-cloud", T0 + 9
+    )
+    assert [p.msg_id for p in acked.outbox] == ["incident-inc-000000000001-1", "incident-inc-000000000001-2"]
+    assert json.loads(acked.to_json())["outbox"][1]["event"]["incident"]["state"] == "acknowledged"
+    cleared = model.published(acked, {"incident-inc-000000000001-1"})
+    assert cleared is not None
+    assert [p.msg_id for p in cleared.outbox] == ["incident-inc-000000000001-2"]
+    assert cleared.version == acked.version  # clearing is no transition
+    assert model.published(cleared, {"incident-inc-000000000001-1"}) is None
+
+
+def test_a_detection_joins_an_incident_of_its_type_without_mixing_its_measure() -> None:
+    from citymesh.governance.incidents.rules import builtin
+
+    rules = builtin()
+    crowd_seen, fire_seen = rules.rule("crowd-detected"), rules.rule("fire-detected")
+    assert crowd_seen is not None
+    assert fire_seen is not None
+    counted = opened(rule=CROWD)  # a camera's count above 120
+    counted = replace(counted, peak_value=150.0)
+    point = near(*GOUZHAO_POINT, east_m=50)
+    joined = model.join(counted, model.Trigger(crowd_seen, "cam-2", "gouzhao", *point, T0, 0.95), RULES.sla)
+    assert (joined.triggers, joined.peak_value, joined.measure) == (2, 150.0, "camera")  # a count, not 0.95
+
+    fire = model.open_incident(
+        "inc-000000000003",
+        model.Trigger(fire_seen, "cam-3", "gouzhao", *GOUZHAO_POINT, T0, 0.7),
+        responsible_unit("gouzhao", "fire"),
+        RULES.sla[fire_seen.severity],
+        T0,
+    )
+    assert (fire.severity, fire.unit_id, fire.measure, fire.peak_value, fire.threshold) == (
+        Severity.CRITICAL,
+        "gouzhao-emergency",
+        "confidence",
+        0.7,
+        0.6,
+    )
+    surer = model.join(fire, model.Trigger(fire_seen, "cam-4", "gouzhao", *point, T0 + 1, 0.93), RULES.sla)
+    assert (surer.peak_value, surer.device_ids) == (0.93, ("cam-3", "cam-4"))

@@ -10,10 +10,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from citymesh.governance.incidents.evaluate import Evaluator, Reference, kind_code
+from citymesh.city import DETECTION_LABELS
+from citymesh.governance.incidents.evaluate import (
+    Detection,
+    DetectionMatcher,
+    Evaluator,
+    Reference,
+    kind_code,
+)
 from citymesh.governance.incidents.rules import (
     DEFAULT_SLA,
     Aggregate,
+    DetectionRule,
     Rule,
     RulesError,
     Severity,
@@ -46,7 +54,7 @@ def rule(**overrides: object) -> Rule:
 def test_the_built_in_rules_cover_air_water_and_crowds() -> None:
     rules = builtin()
     pm25 = rules.rule("pm25-5min-mean")
-    assert pm25 is not None
+    assert isinstance(pm25, Rule)
     assert (pm25.kind, pm25.aggregate, pm25.window_s, pm25.threshold, pm25.above) == (
         "air",
         Aggregate.MEAN,
@@ -235,3 +243,101 @@ def test_the_vectorised_evaluation_equals_the_reference(data: list[list[tuple[in
         time = np.array([T0 + i * MINUTE + r[2] for r in batch], np.int64)
         value = np.array([r[3] for r in batch], np.float64)
         assert fast.evaluate(slot, kind, time, value).rows() == slow.evaluate(slot, kind, time, value).rows()
+
+
+# --- detection rules ----------------------------------------------------------------------------
+
+
+def test_the_built_in_detection_rules_make_a_fire_critical() -> None:
+    rules = builtin()
+    fire = rules.rule("fire-detected")
+    assert isinstance(fire, DetectionRule)
+    assert (fire.type, fire.label, fire.severity, fire.min_count) == ("fire", "fire", Severity.CRITICAL, 0)
+    assert {r.label for r in rules.detections} == set(DETECTION_LABELS)
+    assert all(isinstance(r, Rule) for r in rules.rules)  # what the readings evaluator gets
+    assert [r.id for r in rules.all()] == [*(r.id for r in rules.rules), *(r.id for r in rules.detections)]
+
+
+def test_a_detection_rule_is_read_with_its_defaults() -> None:
+    rules = parse(
+        f"rules:\n  {GOOD}\n"
+        "  - {id: parked, type: parking, detection: illegal_parking, min_confidence: 0.8, min_count: 3,"
+        " severity: minor, cooldown_s: 60}\n"
+        "  - {id: fallen, type: medical, detection: person_fallen, min_confidence: 0.5, severity: major}\n"
+    )
+    parked, fallen = rules.detections
+    assert (parked.label, parked.min_confidence, parked.min_count, parked.cooldown_s) == (
+        "illegal_parking",
+        0.8,
+        3,
+        60.0,
+    )
+    assert parked.description == "illegal parking seen by a camera, 3 or more (confidence ≥ 0.8)"
+    assert (fallen.min_count, fallen.cooldown_s, fallen.threshold, fallen.above) == (0, 300.0, 0.5, True)
+    assert [r.id for r in rules.rules] == ["a"]
+
+
+DETECTION = "{id: d, type: fire, detection: fire, min_confidence: 0.6, severity: critical"
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (
+            "{id: d, type: fire, detection: flames, min_confidence: 0.6, severity: critical}",
+            "detection 'flames'; one of fire",
+        ),
+        (
+            "{id: d, type: fire, detection: fire, min_confidence: 1.5, severity: critical}",
+            "min_confidence 1.5 can never trigger",
+        ),
+        ("{id: d, type: fire, detection: fire, severity: critical}", "min_confidence is required"),
+        (DETECTION + ", min_count: -1}", "min_count must be a whole number"),
+        (DETECTION + ", min_count: 2.5}", "min_count must be a whole number"),
+        (DETECTION + ", min_count: 20000}", "min_count 20000 can never trigger"),
+        (DETECTION + ", kind: camera}", "give kind (a rule over readings) or detection"),
+        (DETECTION + ", above: 3}", "unknown key 'above'"),
+        (DETECTION.replace("critical", "urgent") + "}", "severity 'urgent'; one of minor"),
+    ],
+)
+def test_a_bad_detection_rule_is_refused_saying_where_and_why(text: str, says: str) -> None:
+    with pytest.raises(RulesError) as caught:
+        parse(f"rules:\n  - {text}", "my-rules.yaml")
+    assert str(caught.value).startswith("my-rules.yaml: rules[0]")
+    assert says in str(caught.value)
+
+
+def sighting(
+    label: str = "fire", confidence: float = 0.9, t: int = T0, count: int = 0, cam: str = "cam-1"
+) -> Detection:
+    return Detection(cam, "gouzhao", 113.485, 34.79, t, label, confidence, count)
+
+
+def test_a_detection_triggers_the_rules_it_matches_once_per_cooldown_per_camera() -> None:
+    rules = parse(
+        "rules:\n"
+        "  - {id: fire, type: fire, detection: fire, min_confidence: 0.6, severity: critical}\n"
+        "  - {id: crowd, type: crowd, detection: crowd, min_confidence: 0.5, min_count: 200, severity: minor}\n"
+    )
+    matcher = DetectionMatcher(rules.detections)
+    fire, crowd = rules.detections
+    hits = matcher.match(
+        [
+            sighting(confidence=0.59),  # below the confidence
+            sighting("smoke"),  # no rule for it
+            sighting("crowd", count=199),  # too few
+            sighting("crowd", count=200, t=T0 + 5),
+            sighting(t=T0 + 10),
+            sighting(t=T0 + 20),  # the same camera within the cooldown
+            sighting(t=T0 + 30, cam="cam-2"),  # another camera
+        ]
+    )
+    assert [(r.id, d.device_id, d.time_ms) for r, d in hits] == [
+        ("crowd", "cam-1", T0 + 5),
+        ("fire", "cam-1", T0 + 10),
+        ("fire", "cam-2", T0 + 30),
+    ]
+    assert matcher.match([sighting(t=T0 + 10 + 299_999)]) == []
+    assert [r for r, _ in matcher.match([sighting(t=T0 + 10 + 300_000)])] == [fire]
+    assert crowd.matches("crowd", 0.5, 200)
+    assert not crowd.matches("fire", 0.9, 500)

@@ -107,11 +107,16 @@ async def test_readings_on_telemetry_open_incidents_routed_to_their_sub_district
             pb.INCIDENT_SEVERITY_CRITICAL,
             6.3,
         )
-        opened = await events(feed, "EVENTS", "events.incident.")
-        assert sorted((e["type"], e["incident"]["district"]) for e in opened) == [
-            ("incident.opened", "gouzhao"),
-            ("incident.opened", "wutong"),
-        ]
+        # The outbox publishes an incident's event just after its record is stored.
+        await eventually(
+            lambda: events(feed, "EVENTS", "events.incident."),
+            lambda opened: (
+                sorted((e["type"], e["incident"]["district"]) for e in opened)
+                == [("incident.opened", "gouzhao"), ("incident.opened", "wutong")]
+            ),
+            10,
+            "one incident.opened event per incident",
+        )
 
 
 async def test_operators_act_on_their_own_districts_incidents_only(nats_server: NatsServer) -> None:

@@ -1,17 +1,23 @@
 """A transition's event is never lost: it is stored with the transition (the outbox) and relayed,
-also after a crash between the compare-and-set and the publish. The faults are injected at those
-seams by subclasses here, not in governance's code."""
+also after a crash between the compare-and-set and the publish — a peak's (its registry's outbox)
+and an incident's (its record's outbox), one mechanism (governance/outbox.py). The faults are
+injected at those seams by subclasses here, not in governance's code."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import pytest
 
 from citymesh.governance.domain import PeakState, Transition
+from citymesh.governance.incidents.model import Incident
+from citymesh.governance.incidents.pipeline import RESOURCES as INCIDENT_RESOURCES
+from citymesh.governance.incidents.pipeline import Pipeline
+from citymesh.governance.incidents.store import IncidentStore
 from citymesh.governance.service import Governance
 from citymesh.governance.store import AwardLedger, PeakStore
 from citymesh.runtime import errors
@@ -19,6 +25,7 @@ from citymesh.runtime.auth import Identity
 from citymesh.runtime.bus import AUDIT_STREAM, EVENTS_STREAM, Bus
 from citymesh.runtime.natsd import NatsServer
 from citymesh.runtime.settings import ServiceSettings
+from tests.governance.incident_harness import FLOOD, RULES, ZONE, Clock, trigger
 from tests.polling import eventually
 
 pytestmark = pytest.mark.integration
@@ -64,12 +71,29 @@ class PublishFailsOnce(Governance):
 
 
 @asynccontextmanager
-async def connected(nats: NatsServer) -> AsyncIterator[Bus]:
-    bus = await Bus.connect(ServiceSettings(nats_url=nats.url), name="test-outbox", resources=RESOURCES)
+async def connected(nats: NatsServer, resources: list[str] = RESOURCES) -> AsyncIterator[Bus]:
+    bus = await Bus.connect(ServiceSettings(nats_url=nats.url), name="test-outbox", resources=resources)
     try:
         yield bus
     finally:
         await bus.close()
+
+
+@contextmanager
+def publishes(bus: Bus) -> Iterator[list[str]]:
+    """The subjects `bus` publishes to while the block runs."""
+    published: list[str] = []
+    publish = bus.publish
+
+    async def spy(subject: str, payload: bytes, msg_id: str, timeout: float = 10.0) -> Any:
+        published.append(subject)
+        return await publish(subject, payload, msg_id, timeout)
+
+    bus.publish = spy  # type: ignore[method-assign]
+    try:
+        yield published
+    finally:
+        bus.publish = publish  # type: ignore[method-assign]
 
 
 async def started(
@@ -143,21 +167,13 @@ async def test_a_crash_after_the_publish_before_the_outbox_is_cleared_publishes_
         await assert_once(bus, version=2)  # published, not yet cleared
 
         restarted = await started(bus)
-        published: list[str] = []
-        publish = bus.publish
-
-        async def spy(subject: str, payload: bytes, msg_id: str, timeout: float = 10.0) -> Any:
-            published.append(subject)
-            return await publish(subject, payload, msg_id, timeout)
-
-        bus.publish = spy  # type: ignore[method-assign]
         try:
-            await restarted.relay()
+            with publishes(bus) as published:
+                await restarted.relay()
             assert published == []  # found on its subject: not sent again (not left to dedup alone)
             assert (await restarted.peaks.load()).outbox == ()
             await assert_once(bus, version=2)
         finally:
-            bus.publish = publish  # type: ignore[method-assign]
             await restarted.stop()
 
 
@@ -209,3 +225,137 @@ async def test_a_registry_written_before_the_outbox_still_loads(nats_server: Nat
             await assert_once(bus, version=2)
         finally:
             await g.stop()
+
+
+# --- the incident pipeline's outbox (one per incident record) -----------------------------------
+
+
+class IncidentCrashAfterCompareAndSet(Pipeline):
+    """Dies right after an incident's transition is stored, before its event is published (once
+    armed: the relay at start runs)."""
+
+    armed = False
+
+    async def relay_incident(self, incident: Incident) -> int:
+        if self.armed:
+            raise Crash
+        return await super().relay_incident(incident)
+
+
+class IncidentCrashBeforeClear(IncidentStore):
+    """Dies after the relay published an incident's events, before it cleared them from the record."""
+
+    async def change(
+        self, incident_id: str, fn: Callable[[Incident], Incident | None]
+    ) -> tuple[Incident, Incident] | None:
+        got = await self.get(incident_id)
+        assert got is not None
+        after = fn(got[0])
+        if after is not None and after.version == got[0].version:  # the outbox cleared, nothing else
+            raise Crash
+        return await super().change(incident_id, fn)
+
+
+class IncidentPublishFailsOnce(Pipeline):
+    failed = False
+
+    async def relay_incident(self, incident: Incident) -> int:
+        if not self.failed:
+            self.failed = True
+            raise errors.Unavailable("JetStream did not store the message")
+        return await super().relay_incident(incident)
+
+
+FIRE_AT = (113.575, 34.825)  # wutong
+WUTONG = "wutong"
+
+
+async def incident_pipeline(
+    bus: Bus, cls: type[Pipeline] = Pipeline, store: type[IncidentStore] = IncidentStore, **kw: Any
+) -> Pipeline:
+    p = cls(bus, await store.open(bus), RULES, clock=Clock(), **kw)
+    await p.start()
+    return p
+
+
+async def assert_incident_events(bus: Bus, expected: list[tuple[str, int]]) -> None:
+    """EVENTS and AUDIT each hold exactly `expected`: (event type, incident version), in order."""
+    for stream, prefix in ((EVENTS_STREAM, "events"), (AUDIT_STREAM, "audit")):
+        records = await stored(bus, stream, f"{prefix}.incident.{WUTONG}")
+        assert [(r["type"], r["incident"]["version"]) for r in records] == expected, stream
+
+
+async def test_an_incident_event_survives_a_crash_between_the_compare_and_set_and_the_publish(
+    nats_server: NatsServer,
+) -> None:
+    async with connected(nats_server, INCIDENT_RESOURCES) as bus:
+        crashing = await incident_pipeline(bus, IncidentCrashAfterCompareAndSet)
+        crashing.armed = True  # type: ignore[attr-defined]
+        with pytest.raises(Crash):
+            await crashing.trigger(trigger(FLOOD, *FIRE_AT, value=6.4, device="water-1"))
+        await crashing.stop()
+        (key,) = await crashing.store.keys()
+        got = await crashing.store.get(key)
+        assert got is not None
+        incident = got[0]
+        assert [p.msg_id for p in incident.outbox] == [f"incident-{incident.id}-1"]  # stored with it
+        await assert_incident_events(bus, [])  # and not published
+
+        restarted = await incident_pipeline(bus)  # the restart relays what the crash left
+        await restarted.stop()
+        await assert_incident_events(bus, [("incident.opened", 1)])
+        got = await restarted.store.get(incident.id)
+        assert got is not None
+        assert got[0].outbox == ()
+
+        # A transition after the restart, crashing at the same seam.
+        crashing = await incident_pipeline(bus, IncidentCrashAfterCompareAndSet)
+        crashing.armed = True  # type: ignore[attr-defined]
+        with pytest.raises(Crash):
+            await crashing.acknowledge(ZONE, incident.id)
+        await crashing.stop()
+        await assert_incident_events(bus, [("incident.opened", 1)])
+        await (await incident_pipeline(bus)).stop()
+        await (await incident_pipeline(bus)).stop()  # a second restart publishes nothing more
+        await assert_incident_events(bus, [("incident.opened", 1), ("incident.acknowledged", 2)])
+
+
+async def test_an_incident_event_published_before_a_crash_is_not_published_again(
+    nats_server: NatsServer,
+) -> None:
+    async with connected(nats_server, INCIDENT_RESOURCES) as bus:
+        crashing = await incident_pipeline(bus, store=IncidentCrashBeforeClear)
+        with pytest.raises(Crash):
+            await crashing.trigger(trigger(FLOOD, *FIRE_AT, value=6.4, device="water-1"))
+        await crashing.stop()
+        await assert_incident_events(bus, [("incident.opened", 1)])  # published, not yet cleared
+        assert len(crashing.store.pending()) == 1
+
+        with publishes(bus) as published:
+            restarted = await incident_pipeline(bus)  # relays at start
+            await restarted.stop()
+        assert published == []  # its subject's last message is it: not sent again
+        assert restarted.store.pending() == []
+        await assert_incident_events(bus, [("incident.opened", 1)])
+
+
+async def test_an_incident_event_nats_refused_is_relayed_later_and_the_incident_stands(
+    nats_server: NatsServer,
+) -> None:
+    async with connected(nats_server, INCIDENT_RESOURCES) as bus:
+        p = await incident_pipeline(bus, IncidentPublishFailsOnce, relay_every_s=0.05)
+        try:
+            incident, opened = await p.trigger(trigger(FLOOD, *FIRE_AT, value=6.4, device="water-1"))
+            assert opened  # answered: the incident is stored, its event pending
+            await eventually(
+                lambda: stored(bus, EVENTS_STREAM, f"events.incident.{WUTONG}"),
+                lambda found: len(found) == 1,
+                what="the event relayed",
+            )
+            await eventually(
+                lambda: asyncio.sleep(0, p.store.pending()), lambda left: left == [], what="cleared"
+            )
+            await assert_incident_events(bus, [("incident.opened", 1)])
+            assert incident.id in {i.id for i in p.store.incidents()}
+        finally:
+            await p.stop()

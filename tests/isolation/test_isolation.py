@@ -282,6 +282,30 @@ CASES += [
     ),
     Case(
         "exchange",
+        "ExportReadings",
+        huaweis_telemetry,
+        lambda p, i, md: stream_code(
+            p.exchange.ExportReadings(
+                xpb.ExportReadingsRequest(time_range=last_ten_minutes(), filter=FENGYANG_FILTER), metadata=md
+            )
+        ),
+        dataset_intact,
+        hidden=False,
+    ),
+    Case(
+        "exchange",
+        "ExportReadings",
+        huaweis_dataset,
+        lambda p, i, md: stream_code(
+            p.exchange.ExportReadings(
+                xpb.ExportReadingsRequest(time_range=last_ten_minutes(), dataset_id=i), metadata=md
+            )
+        ),
+        dataset_intact,
+        never="huawei.never-existed",
+    ),
+    Case(
+        "exchange",
         "RequestAccess",
         huaweis_dataset,
         lambda p, i, md: code_of(

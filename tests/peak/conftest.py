@@ -4,7 +4,8 @@ headers (CITYMESH_AUTH_DEV_HEADERS)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +62,9 @@ class Platform:
     apps: dict[str, Any] = field(default_factory=dict)
     peak: peak_pb2_grpc.PeakServiceStub | None = None
     nats_url: str = ""
+    start_peak: Callable[..., Awaitable[peak_pb2_grpc.PeakServiceStub]] | None = None
+    """Starts another peak (settings overridable: tenant, district, ...) in front of the same
+    services, stopped with the platform; its stub."""
 
     @property
     def stub(self) -> peak_pb2_grpc.PeakServiceStub:
@@ -76,7 +80,10 @@ def start_platform(nats_server: NatsServer, tmp_path: Path) -> StartPlatform:
     """Start the named platform services, then a peak pointed at them (settings overridable)."""
 
     @asynccontextmanager
-    async def start(*services: str, **peak: Any) -> AsyncIterator[Platform]:
+    async def start(
+        *services: str, exchange_clock: Callable[[], float] = time.time, **peak: Any
+    ) -> AsyncIterator[Platform]:
+        """`exchange_clock` decides when the exchange's grants expire."""
         base: dict[str, Any] = {
             "nats_url": nats_server.url,
             "listen": "127.0.0.1:0",
@@ -96,7 +103,7 @@ def start_platform(nats_server: NatsServer, tmp_path: Path) -> StartPlatform:
         async with AsyncExitStack() as stack:
             for name in services:
                 app_class, settings = made[name]()
-                app = app_class(settings)
+                app = app_class(settings, clock=exchange_clock) if name == "exchange" else app_class(settings)
                 run = await stack.enter_async_context(running(app, settings))
                 platform.addresses[name] = f"127.0.0.1:{run.port}"
                 platform.apps[name] = app
@@ -106,12 +113,17 @@ def start_platform(nats_server: NatsServer, tmp_path: Path) -> StartPlatform:
                 "district": "gouzhao",
                 **{f"{name}_address": address for name, address in platform.addresses.items()},
             }
-            settings = PeakSettings(**(values | peak))
-            app = PeakApp(settings)
-            run = await stack.enter_async_context(running(app, settings))
-            platform.apps["peak"] = app
-            channel = await stack.enter_async_context(grpc.aio.insecure_channel(f"127.0.0.1:{run.port}"))
-            platform.peak = peak_pb2_grpc.PeakServiceStub(channel)
+
+            async def start_peak(**overrides: Any) -> peak_pb2_grpc.PeakServiceStub:
+                settings = PeakSettings(**(values | overrides))
+                app = PeakApp(settings)
+                run = await stack.enter_async_context(running(app, settings))
+                platform.apps.setdefault("peak", app)
+                channel = await stack.enter_async_context(grpc.aio.insecure_channel(f"127.0.0.1:{run.port}"))
+                return peak_pb2_grpc.PeakServiceStub(channel)
+
+            platform.peak = await start_peak(**peak)
+            platform.start_peak = start_peak
             yield platform
 
     return start

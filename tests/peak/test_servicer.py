@@ -15,6 +15,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from citymesh.api.collection.v1 import collection_pb2, collection_pb2_grpc
 from citymesh.api.common.v1 import common_pb2
+from citymesh.api.exchange.v1 import exchange_pb2
 from citymesh.api.governance.v1 import governance_pb2
 from citymesh.api.peak.v1 import peak_pb2 as pb
 from citymesh.api.peak.v1 import peak_pb2_grpc
@@ -87,6 +88,27 @@ def every_rpc(stub: peak_pb2_grpc.PeakServiceStub, md: Md) -> dict[str, Callable
         ),
         "ListAwards": lambda: stub.ListAwards(pb.ListAwardsRequest(), metadata=md),
         "QueryData": lambda: stub.QueryData(pb.QueryDataRequest(query={}), metadata=md),
+        "ExportReadings": lambda: stub.ExportReadings(pb.ExportReadingsRequest(), metadata=md).read(),
+        "PublishDataset": lambda: stub.PublishDataset(
+            pb.PublishDatasetRequest(request={"name": "air", "visibility": exchange_pb2.VISIBILITY_SHARED}),
+            metadata=md,
+        ),
+        "ListDatasets": lambda: stub.ListDatasets(pb.ListDatasetsRequest(), metadata=md),
+        "RequestAccess": lambda: stub.RequestAccess(
+            pb.RequestAccessRequest(request={"dataset_id": "huawei.air", "purpose": "x"}), metadata=md
+        ),
+        "GrantAccess": lambda: stub.GrantAccess(
+            pb.GrantAccessRequest(request={"dataset_id": "alibaba-cloud.air", "tenant": "huawei"}),
+            metadata=md,
+        ),
+        "DenyAccess": lambda: stub.DenyAccess(
+            pb.DenyAccessRequest(request={"dataset_id": "alibaba-cloud.air", "tenant": "huawei"}), metadata=md
+        ),
+        "RevokeGrant": lambda: stub.RevokeGrant(
+            pb.RevokeGrantRequest(request={"dataset_id": "alibaba-cloud.air", "tenant": "huawei"}),
+            metadata=md,
+        ),
+        "ListGrants": lambda: stub.ListGrants(pb.ListGrantsRequest(), metadata=md),
         "ListKernels": lambda: stub.ListKernels(pb.ListKernelsRequest(), metadata=md),
         "SubmitJob": lambda: stub.SubmitJob(pb.SubmitJobRequest(job={"kernel": "idw_grid"}), metadata=md),
         "GetJob": lambda: stub.GetJob(pb.GetJobRequest(job_id="j1"), metadata=md),

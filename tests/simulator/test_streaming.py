@@ -36,6 +36,9 @@ class FakeCollection(pb_grpc.CollectionServiceServicer):  # type: ignore[misc]
     streams: int = 0
     tokens: set[str] = field(default_factory=set)
     """The authorization header of every call."""
+    detections: dict[str, list[pb.Detection]] = field(default_factory=dict)
+    """detection batch id → its detections."""
+    detection_attempts: dict[str, int] = field(default_factory=dict)
 
     def _saw(self, context: grpc.aio.ServicerContext) -> None:
         self.tokens.update(v for k, v in context.invocation_metadata() or () if k == "authorization")
@@ -83,6 +86,20 @@ class FakeCollection(pb_grpc.CollectionServiceServicer):  # type: ignore[misc]
                 )
             )
 
+    async def ReportDetections(
+        self, request: pb.ReportDetectionsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ReportDetectionsResponse:
+        self._saw(context)
+        batch = request.batch
+        attempt = self.detection_attempts[batch.batch_id] = self.detection_attempts.get(batch.batch_id, 0) + 1
+        if self.unavailable(batch.batch_id, attempt):
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "not now")
+        duplicate = batch.batch_id in self.detections
+        self.detections.setdefault(batch.batch_id, list(batch.detections))
+        return pb.ReportDetectionsResponse(
+            batch_id=batch.batch_id, accepted=len(batch.detections), duplicate=duplicate
+        )
+
 
 Serve = Callable[[FakeCollection, int], Awaitable[grpc.aio.Server]]
 
@@ -118,8 +135,9 @@ async def test_every_batch_is_stored_once_and_counted(serve: Serve) -> None:
     assert stats.readings_rejected == stats.duplicate_batches == stats.resends == 0
     assert stats.unconfirmed_batches == stats.in_flight == 0
     assert set(stats.cursors) == {
-        f"sim2020-{d}" for d in ("gouzhao", "fengyang", "wutong", "shifo", "shuangqiao")
+        f"sim2020-{d}" for d in ("gouzhao", "fengyang", "wutong", "shifo", "shuangqiao", "detections")
     }
+    assert stats.detections_accepted == stats.detections_sent == sum(map(len, fake.detections.values()))
 
 
 async def test_registering_again_with_the_same_seed_is_identical(
@@ -212,9 +230,11 @@ async def test_a_resumed_run_continues_where_the_last_one_stopped(
     fake = FakeCollection()
     port = free_port()
     await serve(fake, port)
-    first = await run_simulation(f"127.0.0.1:{port}", rate=100, seconds=0.5)
+    first = await run_simulation(f"127.0.0.1:{port}", rate=100, seconds=0.5, detections_per_camera_hour=0)
     ids_first = set(fake.stored)
-    second = await run_simulation(f"127.0.0.1:{port}", rate=100, seconds=0.5, resume=first.checkpoint())
+    second = await run_simulation(
+        f"127.0.0.1:{port}", rate=100, seconds=0.5, resume=first.checkpoint(), detections_per_camera_hour=0
+    )
     assert second.duplicate_batches == 0
     starts: dict[str, int] = {}
     for batch_id in set(fake.stored) - ids_first:
@@ -244,3 +264,20 @@ async def test_batches_left_unconfirmed_are_sent_again_by_the_resumed_run(serve:
     assert second.recovered_batches == len(left)
     assert set(left) <= set(fake.stored)
     assert second.unconfirmed_batches == 0
+
+
+async def test_detections_are_reported_once_each_resent_with_the_same_id_while_refused(
+    serve: Serve,
+) -> None:
+    fake = FakeCollection(unavailable=lambda batch_id, attempt: "detections" in batch_id and attempt == 1)
+    port = free_port()
+    await serve(fake, port)
+    stats = await run_simulation(f"127.0.0.1:{port}", rate=120, seconds=1.5, detections_per_camera_hour=20)
+    stored = [d for batch in fake.detections.values() for d in batch]
+    assert stats.detections_sent == stats.detections_accepted == len(stored) > 20
+    assert all(fake.detection_attempts[b] == 2 for b in fake.detections)  # refused once, then stored
+    assert stats.detection_batches_failed == stats.detections_rejected == 0
+    cameras = {d.device_id for d in fake.devices.values() if d.kind == common_pb2.DEVICE_KIND_CAMERA}
+    assert {d.device_id for d in stored} <= cameras
+    assert {d.label for d in stored} > {pb.DETECTION_LABEL_FIRE}
+    assert all(0 <= d.confidence <= 1 for d in stored)

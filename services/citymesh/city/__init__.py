@@ -43,6 +43,18 @@ KINDS: dict[str, Kind] = {
 """Device kinds in the order of the DeviceKind enum (1..6)."""
 KIND_NAMES = tuple(KINDS)
 
+DETECTION_LABELS = (
+    "fire",
+    "smoke",
+    "crowd",
+    "vehicle_accident",
+    "illegal_parking",
+    "flooding_road",
+    "person_fallen",
+)
+"""What a camera's AI reports seeing, in the order of citymesh.collection.v1.DetectionLabel (1..7):
+collection validates detections against it, governance's detection rules name these labels."""
+
 
 @dataclass(frozen=True)
 class District:

@@ -10,9 +10,10 @@ from pydantic import Field
 from citymesh.collection.domain import Limits
 from citymesh.collection.ingest import Ingestor
 from citymesh.collection.registry import Registry
+from citymesh.collection.reporting import DetectionReporter
 from citymesh.collection.servicer import SERVICE, CollectionServicer, add_to_server
 from citymesh.runtime.access import Access
-from citymesh.runtime.bus import AUDIT_STREAM, DEVICES_BUCKET, TELEMETRY_STREAM, Bus
+from citymesh.runtime.bus import AUDIT_STREAM, DEVICES_BUCKET, EVENTS_STREAM, TELEMETRY_STREAM, Bus
 from citymesh.runtime.ratelimit import REFUSAL_HOLD_S, TenantLimits
 from citymesh.runtime.settings import ServiceSettings
 
@@ -34,17 +35,15 @@ class Settings(ServiceSettings):
         20_000,
         ge=0,
         description="Most readings one tenant may ingest per second on one collection replica (a "
-        "batch beyond it is RESOURCE_EXHAUSTED); 0: no limit. The platform's services (the "
-        "simulator) are not limited.",
+        "batch beyond it is RESOURCE_EXHAUSTED), and apart from them most camera detections it may "
+        "report; 0: no limit. The platform's services (the simulator) are not limited.",
     )
-
-
 
 
 class App:
     name = "collection"
     service_names: ClassVar[list[str]] = [SERVICE]
-    resources: ClassVar[list[str]] = [TELEMETRY_STREAM, DEVICES_BUCKET, AUDIT_STREAM]
+    resources: ClassVar[list[str]] = [TELEMETRY_STREAM, DEVICES_BUCKET, AUDIT_STREAM, EVENTS_STREAM]
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -62,8 +61,14 @@ class App:
         )
         access = Access(bus, "collection")
         rate = TenantLimits(s.ingest_readings_per_s, "readings", hold_s=REFUSAL_HOLD_S)
+        # Detections are counted apart from readings, at the same rate per tenant.
+        detection_rate = TenantLimits(s.ingest_readings_per_s, "detections", hold_s=REFUSAL_HOLD_S)
         self.servicer = CollectionServicer(
-            self.registry, Ingestor(bus, self.registry, limits, access, rate), s.stream_window, access
+            self.registry,
+            Ingestor(bus, self.registry, limits, access, rate),
+            s.stream_window,
+            access,
+            DetectionReporter(bus, self.registry, limits, access, detection_rate),
         )
 
     def register(self, server: grpc.aio.Server) -> None:

@@ -8,6 +8,8 @@ import numpy as np
 
 from citymesh.api.collection.v1 import collection_pb2 as pb
 from citymesh.api.common.v1 import common_pb2
+from citymesh.city import DETECTION_LABELS
+from citymesh.collection.detections import Box, Detection, DetectionVerdict
 from citymesh.collection.domain import Columns, Device, Rejected, Verdict
 from citymesh.convert import district_from_proto, district_to_proto, kind_from_proto, kind_to_proto
 from citymesh.runtime.errors import InvalidArgument
@@ -90,3 +92,42 @@ def ack_to_proto(
     if error is not None:
         ack.error_code, ack.error_message = error
     return ack
+
+
+def label_from_proto(value: int) -> str | None:
+    """The detection label's name; None for DETECTION_LABEL_UNSPECIFIED or a number not in the
+    vocabulary (a per-detection rejection, not an error of the batch)."""
+    return DETECTION_LABELS[value - 1] if 1 <= value <= len(DETECTION_LABELS) else None
+
+
+def label_to_proto(name: str) -> pb.DetectionLabel:
+    return cast(pb.DetectionLabel, pb.DetectionLabel.Value(f"DETECTION_LABEL_{name.upper()}"))
+
+
+def detection_from_proto(d: pb.Detection) -> Detection:
+    box = None
+    if d.HasField("box"):
+        box = Box(d.box.x, d.box.y, d.box.width, d.box.height)
+    return Detection(
+        d.device_id, d.time_unix_ms, label_from_proto(d.label), int(d.label), d.confidence, d.count, box
+    )
+
+
+def detections_response(
+    batch_id: str, verdict: DetectionVerdict, duplicate: bool
+) -> pb.ReportDetectionsResponse:
+    return pb.ReportDetectionsResponse(
+        batch_id=batch_id,
+        accepted=len(verdict.accepted),
+        rejected=len(verdict.rejected),
+        rejections=[
+            pb.DetectionRejection(
+                index=r.index,
+                device_id=r.device_id,
+                reason=cast(pb.DetectionRejectionReason, int(r.reason)),
+                message=r.message,
+            )
+            for r in verdict.rejected
+        ],
+        duplicate=duplicate,
+    )

@@ -17,6 +17,7 @@ from citymesh.collection import convert
 from citymesh.collection.domain import Device, new_device
 from citymesh.collection.ingest import Ingestor, writer_of
 from citymesh.collection.registry import Registry, now_ms
+from citymesh.collection.reporting import DetectionReporter
 from citymesh.convert import district_from_proto
 from citymesh.runtime.access import Access
 from citymesh.runtime.auth import Identity, caller
@@ -37,9 +38,17 @@ class CollectionServicer(collection_pb2_grpc.CollectionServiceServicer):
     as a missing one does, and the attempt is audited. The platform (zone administrator, the
     simulator's `service` token) acts on every device."""
 
-    def __init__(self, registry: Registry, ingestor: Ingestor, window: int, access: Access) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        ingestor: Ingestor,
+        window: int,
+        access: Access,
+        reporter: DetectionReporter,
+    ) -> None:
         self.registry = registry
         self.ingestor = ingestor
+        self.reporter = reporter
         self.window = window
         self.access = access
 
@@ -199,6 +208,11 @@ class CollectionServicer(collection_pb2_grpc.CollectionServiceServicer):
             batch_id = pb.StreamReadingsRequest.FromString(raw).batch.batch_id
         return convert.ack_to_proto(batch_id, None, False, (code, str(exc)))
 
+    async def ReportDetections(
+        self, request: pb.ReportDetectionsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ReportDetectionsResponse:
+        return await self.reporter.report(request, who(context))
+
     async def GetIngestStats(
         self, request: pb.GetIngestStatsRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetIngestStatsResponse:
@@ -210,6 +224,8 @@ class CollectionServicer(collection_pb2_grpc.CollectionServiceServicer):
             duplicate_batches=s.duplicates,
             batches_failed=s.failed,
             devices=len(self.registry.devices),
+            detections_accepted=self.reporter.stats.accepted,
+            detections_rejected=self.reporter.stats.rejected,
         )
 
 
@@ -233,6 +249,9 @@ def add_to_server(servicer: CollectionServicer, server: grpc.aio.Server) -> None
         ),
         "Ingest": unary("Ingest", bytes, pb.IngestResponse),
         "GetIngestStats": unary("GetIngestStats", pb.GetIngestStatsRequest, pb.GetIngestStatsResponse),
+        "ReportDetections": unary(
+            "ReportDetections", pb.ReportDetectionsRequest, pb.ReportDetectionsResponse
+        ),
         "StreamReadings": grpc.stream_stream_rpc_method_handler(
             servicer.StreamReadings,
             request_deserializer=None,

@@ -11,7 +11,7 @@ from citymesh import convert as city_convert
 from citymesh.api.collection.v1 import collection_pb2
 from citymesh.api.exchange.v1 import exchange_pb2
 from citymesh.city import DISTRICTS, KIND_NAMES
-from citymesh.exchange import catalog, domain
+from citymesh.exchange import catalog, domain, export
 from citymesh.runtime import errors
 
 # The domain's kind and district codes are the proto enum numbers; readings are converted in bulk on
@@ -83,12 +83,20 @@ def _instant(name: str, ts: timestamp_pb2.Timestamp) -> int:
     return domain.instant_ns(name, ts.seconds, ts.nanos)
 
 
-def aggregate_query(request: exchange_pb2.QueryRequest) -> domain.AggregateQuery:
+def _time_range(
+    request: exchange_pb2.QueryRequest | exchange_pb2.ExportReadingsRequest,
+) -> tuple[int | None, int | None]:
+    """A request's time_range as epoch ns (start, end), None where unset."""
     start_ns = end_ns = None
     if request.HasField("time_range"):
         r = request.time_range
         start_ns = _instant("time_range.start", r.start) if r.HasField("start") else None
         end_ns = _instant("time_range.end", r.end) if r.HasField("end") else None
+    return start_ns, end_ns
+
+
+def aggregate_query(request: exchange_pb2.QueryRequest) -> domain.AggregateQuery:
+    start_ns, end_ns = _time_range(request)
     return domain.aggregate_query(
         start_ns=start_ns,
         end_ns=end_ns,
@@ -96,6 +104,25 @@ def aggregate_query(request: exchange_pb2.QueryRequest) -> domain.AggregateQuery
         group_by=list(request.group_by),
         filter=reading_filter(request.filter),
         limit=request.limit,
+    )
+
+
+def export_query(request: exchange_pb2.ExportReadingsRequest) -> domain.ExportQuery:
+    start_ns, end_ns = _time_range(request)
+    return domain.export_query(
+        start_ns=start_ns,
+        end_ns=end_ns,
+        filter=reading_filter(request.filter),
+        limit=request.limit,
+        batch_rows=request.batch_rows,
+    )
+
+
+def export_response(
+    chunk: export.Chunk, rows_total: int, truncated: bool
+) -> exchange_pb2.ExportReadingsResponse:
+    return exchange_pb2.ExportReadingsResponse(
+        arrow_ipc=chunk.arrow_ipc, rows_sent=chunk.rows_sent, rows_total=rows_total, truncated=truncated
     )
 
 

@@ -27,6 +27,11 @@ MAX_BUCKETS = 100_000
 """Most time buckets one Query may span."""
 MAX_FILTER_DEVICES = 10_000
 """Most device ids one filter may list."""
+MAX_EXPORT_ROWS = 10_000_000
+"""Most readings one ExportReadings sends (and its default)."""
+DEFAULT_BATCH_ROWS = 32_768
+MAX_BATCH_ROWS = 100_000
+"""Most readings in one exported record batch."""
 
 NS_PER_MS = 1_000_000
 MIN_SECONDS = -62_135_596_800
@@ -202,6 +207,12 @@ class AggregateQuery:
         return (r.end_ms - 1) // self.bucket_ms - r.first_ms // self.bucket_ms + 1
 
 
+def time_range(start_ns: int | None, end_ns: int | None) -> TimeRange:
+    if start_ns is None or end_ns is None:
+        raise errors.InvalidArgument("time_range is required: set both time_range.start and time_range.end")
+    return TimeRange(start_ns, end_ns)
+
+
 def aggregate_query(
     *,
     start_ns: int | None,
@@ -212,9 +223,7 @@ def aggregate_query(
     limit: int,
 ) -> AggregateQuery:
     """Validate a query. `bucket` is a Duration's (seconds, nanos); `group_by` GroupBy numbers."""
-    if start_ns is None or end_ns is None:
-        raise errors.InvalidArgument("time_range is required: set both time_range.start and time_range.end")
-    time_range = TimeRange(start_ns, end_ns)
+    range_ = time_range(start_ns, end_ns)
     bucket_s: int | None = None
     if bucket is not None:
         seconds, nanos = bucket
@@ -236,13 +245,41 @@ def aggregate_query(
         raise errors.InvalidArgument(
             f"limit is {limit}; it must be at most {MAX_LIMIT} (0 means {MAX_LIMIT})"
         )
-    query = AggregateQuery(time_range, bucket_s, tuple(sorted(dims)), filter, limit or MAX_LIMIT)
+    query = AggregateQuery(range_, bucket_s, tuple(sorted(dims)), filter, limit or MAX_LIMIT)
     if query.buckets > MAX_BUCKETS:
         raise errors.InvalidArgument(
             f"the range spans {query.buckets} buckets of {bucket_s} s; at most {MAX_BUCKETS}: "
             "widen the bucket or narrow the time range"
         )
     return query
+
+
+@dataclass(frozen=True)
+class ExportQuery:
+    """A validated ExportReadings: build it with `export_query`."""
+
+    time_range: TimeRange
+    filter: ReadingFilter
+    limit: int
+    batch_rows: int
+
+
+def export_query(
+    *, start_ns: int | None, end_ns: int | None, filter: ReadingFilter, limit: int, batch_rows: int
+) -> ExportQuery:
+    """Validate an export; `limit` and `batch_rows` 0 take their defaults."""
+    if limit < 0 or limit > MAX_EXPORT_ROWS:
+        raise errors.InvalidArgument(
+            f"limit is {limit}; it must be at most {MAX_EXPORT_ROWS} (0 means {MAX_EXPORT_ROWS}): "
+            "split a larger export by time range"
+        )
+    if batch_rows < 0 or batch_rows > MAX_BATCH_ROWS:
+        raise errors.InvalidArgument(
+            f"batch_rows is {batch_rows}; it must be at most {MAX_BATCH_ROWS} (0 means {DEFAULT_BATCH_ROWS})"
+        )
+    return ExportQuery(
+        time_range(start_ns, end_ns), filter, limit or MAX_EXPORT_ROWS, batch_rows or DEFAULT_BATCH_ROWS
+    )
 
 
 @dataclass(frozen=True)

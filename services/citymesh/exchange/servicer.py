@@ -13,7 +13,7 @@ from dataclasses import replace
 import grpc
 
 from citymesh.api.exchange.v1 import exchange_pb2, exchange_pb2_grpc
-from citymesh.exchange import catalog, convert
+from citymesh.exchange import catalog, convert, export
 from citymesh.exchange.domain import Stats
 from citymesh.exchange.sharing import Sharing
 from citymesh.exchange.store import Store
@@ -66,6 +66,26 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServiceServicer):
             async for batch in subscription.batches():
                 await self._sharing.still_readable(who, scope, "Subscribe")
                 yield convert.subscribe_response(batch)
+
+    async def ExportReadings(
+        self, request: exchange_pb2.ExportReadingsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[exchange_pb2.ExportReadingsResponse]:
+        who = caller(context)
+        await self._sharing.admit_query(who)
+        wanted = convert.export_query(request)
+        scope = await self._sharing.read_scope(who, request.dataset_id, wanted.filter, "ExportReadings")
+        if scope.filter is None:  # nothing can match both the filter and the dataset: an empty export
+            for chunk in export.empty():
+                yield convert.export_response(chunk, 0, False)
+            return
+        rows = await self._store.export(replace(wanted, filter=scope.filter))
+        try:
+            async for chunk in export.chunks(
+                rows.batches(), lambda: self._sharing.still_readable(who, scope, "ExportReadings")
+            ):
+                yield convert.export_response(chunk, rows.rows_total, rows.truncated)
+        finally:
+            rows.close()
 
     async def GetStats(
         self, request: exchange_pb2.GetStatsRequest, context: grpc.aio.ServicerContext

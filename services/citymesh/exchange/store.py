@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -40,12 +40,15 @@ from citymesh.exchange.domain import (
     AggregateRow,
     DeviceInfo,
     Dimension,
+    ExportQuery,
     Position,
     QueryResult,
+    ReadingFilter,
     StoredBatch,
     district_name,
     kind_name,
 )
+from citymesh.exchange.export import export_batch
 from citymesh.runtime import errors
 
 log = logging.getLogger("citymesh.exchange.store")
@@ -151,6 +154,24 @@ def devices_table(devices: Mapping[str, DeviceInfo]) -> pa.Table:
     )
 
 
+def filter_sql(flt: ReadingFilter, params: dict[str, Any]) -> list[str]:
+    """The conditions of `readings` rows in [$first_ms, $end_ms) that `flt` matches (ANDed); the
+    values they need are added to `params`."""
+    where = ["time_ms >= $first_ms", "time_ms < $end_ms"]
+    if flt.districts:
+        where.append("list_contains($districts, district)")
+        params["districts"] = flt.district_codes
+    if flt.kinds:
+        where.append("list_contains($kinds, kind)")
+        params["kinds"] = flt.kind_codes
+    if flt.device_ids:
+        where.append(
+            "device_key IN (SELECT device_key FROM device_keys WHERE device_id IN (SELECT unnest($device_ids)))"
+        )
+        params["device_ids"] = sorted(flt.device_ids)
+    return where
+
+
 def query_sql(query: AggregateQuery) -> tuple[str, dict[str, Any]]:
     """The SQL and parameters answering `query`. Only fixed fragments are pasted; every value the
     caller chose is a parameter."""
@@ -174,19 +195,7 @@ def query_sql(query: AggregateQuery) -> tuple[str, dict[str, Any]]:
             keys.append(column)
         else:
             select.append(f"NULL AS {column}")
-    where = ["time_ms >= $first_ms", "time_ms < $end_ms"]
-    flt = query.filter
-    if flt.districts:
-        where.append("list_contains($districts, district)")
-        params["districts"] = flt.district_codes
-    if flt.kinds:
-        where.append("list_contains($kinds, kind)")
-        params["kinds"] = flt.kind_codes
-    if flt.device_ids:
-        where.append(
-            "device_key IN (SELECT device_key FROM device_keys WHERE device_id IN (SELECT unnest($device_ids)))"
-        )
-        params["device_ids"] = sorted(flt.device_ids)
+    where = filter_sql(query.filter, params)
     source = "readings"
     if "device_id" in grouped:
         source = "readings JOIN device_keys USING (device_key)"
@@ -198,6 +207,77 @@ def query_sql(query: AggregateQuery) -> tuple[str, dict[str, Any]]:
         + " LIMIT $limit"
     )
     return sql, params
+
+
+def export_sql(query: ExportQuery, upto: int) -> tuple[str, str, dict[str, Any]]:
+    """The SQL counting and reading the rows of `query` stored up to stream sequence `upto` (one
+    snapshot for both, since `readings` is append-only in sequence order), and their parameters."""
+    params: dict[str, Any] = {
+        "first_ms": query.time_range.first_ms,
+        "end_ms": query.time_range.end_ms,
+        "upto": upto,
+    }
+    where = " AND ".join([*filter_sql(query.filter, params), "sequence <= $upto"])
+    count = f"SELECT count(*) FROM readings WHERE {where}"
+    rows = (
+        "SELECT device_id, time_ms, value, kind, district FROM readings JOIN device_keys USING (device_key)"
+        f" WHERE {where} ORDER BY time_ms, device_id, sequence, value LIMIT {int(query.limit)}"
+    )
+    return count, rows, params
+
+
+class Export:
+    """The rows of one export, read a record batch at a time on the store's reader threads, on a
+    cursor of their own. `close` it (it does not wait)."""
+
+    def __init__(
+        self,
+        pool: ThreadPoolExecutor,
+        cursor: duckdb.DuckDBPyConnection,
+        reader: pa.RecordBatchReader,
+        matched: int,
+        limit: int,
+        batch_rows: int,
+    ) -> None:
+        self._pool = pool
+        self._cursor = cursor
+        self._reader: pa.RecordBatchReader | None = reader
+        self._lock = threading.Lock()
+        self._batch_rows = batch_rows
+        self.rows_total = min(matched, limit)
+        """Rows the export sends in all."""
+        self.truncated = matched > limit
+        """More rows matched than the limit."""
+
+    def _next(self) -> pa.RecordBatch | None:
+        with self._lock:
+            if self._reader is None:
+                return None
+            try:
+                return export_batch(self._reader.read_next_batch())
+            except StopIteration:
+                return None
+
+    async def batches(self) -> AsyncIterator[pa.RecordBatch]:
+        """The rows in EXPORT_SCHEMA, at most `batch_rows` per batch."""
+        loop = asyncio.get_running_loop()
+        while (batch := await loop.run_in_executor(self._pool, self._next)) is not None:
+            for start in range(0, batch.num_rows, self._batch_rows):
+                yield batch.slice(start, self._batch_rows)
+
+    def _close(self) -> None:
+        with self._lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
+            self._cursor.close()
+
+    def close(self) -> None:
+        """Release the result and the cursor, after the read in flight (on a reader thread)."""
+        try:
+            self._pool.submit(self._close)
+        except RuntimeError:  # the store is closing: its reader threads are gone
+            self._close()
 
 
 class Store:
@@ -380,11 +460,30 @@ class Store:
             )
         return QueryResult(out, truncated)
 
-    def _read(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    async def export(self, query: ExportQuery) -> Export:
+        """Start reading the rows of `query` stored until now (those stored later are not in it)."""
+        count, rows, params = export_sql(query, self._position.committed_sequence)
+
+        def start() -> Export:
+            cur = self._cursor()
+            try:
+                [(matched,)] = cur.execute(count, params).fetchall()
+                reader = cur.sql(rows, params=params).to_arrow_reader(batch_size=query.batch_rows)
+            except BaseException:
+                cur.close()
+                raise
+            return Export(self._readers, cur, reader, int(matched), query.limit, query.batch_rows)
+
+        return await self._on(self._readers, start)
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
         with self._lock:
             if self._root is None:
                 raise errors.Unavailable("the store is closed")
-            cur = self._root.cursor()
+            return self._root.cursor()
+
+    def _read(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        cur = self._cursor()
         try:
             rows: list[tuple[Any, ...]] = cur.execute(sql, params).fetchall()
             return rows

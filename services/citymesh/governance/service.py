@@ -8,25 +8,21 @@ sees its own peak, the awards of its peak or enterprise and its peak's index, an
 for its own peak only; transitions and tokens need `zone-admin` (a `peak-admin` may activate its
 own signed peak). A caller with no identity at all is UNAUTHENTICATED.
 
-Events of peak transitions go through an outbox: the event is written with the transition in one
-compare-and-set of the registry, then `relay()` publishes it on EVENTS and AUDIT (Nats-Msg-Id
-dedup, and skipped when the subject already holds it) and clears it; `start()` relays what a
-crash left. So a stored transition's event is published exactly once.
+Events of peak transitions go through an outbox (outbox.py): the event is written with the
+transition in one compare-and-set of the registry, then `relay()` publishes it on EVENTS and AUDIT
+(Nats-Msg-Id dedup, and skipped when the subject already holds it) and clears it; `start()` relays
+what a crash left. So a stored transition's event is published exactly once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
-
-import nats.errors
-from nats.js.errors import NotFoundError
 
 from citymesh.governance import domain, index
 from citymesh.governance.domain import (
@@ -42,18 +38,17 @@ from citymesh.governance.domain import (
     Pending,
     Transition,
 )
+from citymesh.governance.outbox import RELAY_EVERY_S, RELAY_FAILURES, Outbox, Relay
 from citymesh.governance.store import AwardLedger, Conflict, PeakStore, PlatformFigures, tenant_enabled
 from citymesh.runtime import auth, errors
 from citymesh.runtime.access import Access
 from citymesh.runtime.auth import Identity
-from citymesh.runtime.bus import AUDIT_STREAM, EVENTS_STREAM, Bus
+from citymesh.runtime.bus import Bus
 
 log = logging.getLogger("citymesh.governance")
 
 CAS_TRIES = 50
-RELAY_EVERY_S = 5.0
 SERVICE = "governance"
-STREAMS = ((EVENTS_STREAM, "events"), (AUDIT_STREAM, "audit"))
 
 
 def now_ms() -> int:
@@ -84,37 +79,24 @@ class Governance:
         self.clock = clock
         self.figures = figures or PlatformFigures(bus)
         self.access = Access(bus, SERVICE)
-        self.relay_every_s = relay_every_s
+        self.outbox = Outbox(bus, SERVICE)
         self._relaying = asyncio.Lock()
-        self._relay_task: asyncio.Task[None] | None = None
+        self._relay = Relay(SERVICE, self.relay, self._pending, relay_every_s)
 
     async def start(self) -> None:
         """Load the seed's peaks at the first start (a later start keeps what is stored), project
         every tenant's status, and publish the events a crash left in the outbox."""
         if await self.peaks.seed(domain.seed_peaks(self.clock())):
             log.info("seeded the peaks")
-        relayed = await self.relay(project_all=True)
-        if relayed:
-            log.info("relayed events left in the outbox", extra={"events": relayed})
-        self._relay_task = asyncio.create_task(self._relay_forever(), name="governance-relay")
+        await self._relay.start(lambda: self.relay(project_all=True))  # every tenant projected
 
     async def stop(self) -> None:
-        if self._relay_task is not None:
-            self._relay_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._relay_task
-            self._relay_task = None
+        await self._relay.stop()
 
-    async def _relay_forever(self) -> None:
-        """Publish what a failed relay left (NATS away for a moment): the outbox is looked at
-        every `relay_every_s` seconds, one KV read when it is empty."""
-        while True:
-            await asyncio.sleep(self.relay_every_s)
-            try:
-                if (await self.peaks.load()).outbox:
-                    await self.relay()
-            except (errors.Unavailable, TimeoutError, nats.errors.Error) as exc:
-                log.warning("outbox relay failed; retrying: %r", exc)
+    async def _pending(self) -> bool:
+        """Whether the outbox holds events (one KV read): what a failed relay left, NATS away for a
+        moment, is published on the relay's next round."""
+        return bool((await self.peaks.load()).outbox)
 
     # --- access ----------------------------------------------------------------------------------
 
@@ -186,7 +168,7 @@ class Governance:
         log.info("peak transitioned", extra={"peak": after.peak_id, "to": after.state.value})
         try:
             await self.relay()
-        except (errors.Unavailable, TimeoutError, nats.errors.Error) as exc:
+        except RELAY_FAILURES as exc:
             # The transition is stored with its event in the outbox: the relay publishes it later.
             log.warning("event of a stored transition left in the outbox: %r", exc)
         return after
@@ -209,29 +191,9 @@ class Governance:
             return len(registry.outbox)
 
     async def publish_once(self, pending: Pending) -> None:
-        """The event on EVENTS and AUDIT, unless its subject already holds it (its msg id, or a
-        later version): Nats-Msg-Id dedup covers a retry within the dedup window, this the rest."""
-        payload = json.dumps(pending.event, sort_keys=True).encode()
-        for stream, prefix in STREAMS:
-            subject = f"{prefix}.{SERVICE}.{pending.subject}"
-            if await self._published(stream, subject, pending):
-                continue
-            await self.bus.publish(subject, payload, pending.msg_id)
-
-    async def _published(self, stream: str, subject: str, pending: Pending) -> bool:
-        try:
-            last = await self.bus.js.get_last_msg(stream, subject)
-        except NotFoundError:
-            return False
-        except (TimeoutError, nats.errors.Error) as exc:
-            raise errors.Unavailable(f"cannot read {stream} to relay events: {exc!r}") from exc
-        if (last.headers or {}).get("Nats-Msg-Id") == pending.msg_id:
-            return True
-        try:
-            version = int(json.loads(last.data or b"{}").get("version", 0))
-        except (ValueError, AttributeError, TypeError):
-            return False
-        return pending.version > 0 and version >= pending.version
+        """The event on EVENTS and AUDIT (`governance.<subject>`), unless its subject already holds
+        it (outbox.Outbox)."""
+        await self.outbox.publish_once(pending)
 
     # --- awards ----------------------------------------------------------------------------------
 

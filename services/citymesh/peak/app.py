@@ -81,6 +81,7 @@ class App:
             s.compute_address,
             s.governance_address,
             s.call_timeout_s,
+            s.max_message_bytes,
         )
         self.peak = Peak(
             bus,

@@ -13,8 +13,11 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf.message import Message
 
 from citymesh.api.collection.v1 import collection_pb2
 from citymesh.api.compute.v1 import compute_pb2
@@ -43,6 +46,33 @@ def now_ms() -> int:
 
 def new_id() -> str:
     return uuid.uuid4().hex[:16]
+
+
+SHARING = frozenset(
+    {
+        "PublishDataset",
+        "ListDatasets",
+        "RequestAccess",
+        "GrantAccess",
+        "DenyAccess",
+        "RevokeGrant",
+        "ListGrants",
+    }
+)
+"""The exchange's catalog RPCs a peak passes on (same names, same messages)."""
+
+
+def sharing_resource(tenant: str, request: Message) -> str:
+    """What a catalog request is about, for the audit record of a refusal."""
+    if isinstance(request, exchange_pb2.PublishDatasetRequest):
+        return f"dataset {tenant}.{request.name}"
+    if isinstance(request, exchange_pb2.ListDatasetsRequest):
+        return "datasets"
+    dataset = str(getattr(request, "dataset_id", ""))
+    if isinstance(request, exchange_pb2.ListGrantsRequest):
+        return f"grants {dataset or '*'}"
+    grantee = str(getattr(request, "tenant", ""))  # GrantAccess, DenyAccess, RevokeGrant
+    return f"grant {dataset} to {grantee}" if grantee else f"dataset {dataset}"
 
 
 @dataclass(frozen=True)
@@ -332,14 +362,40 @@ class Peak:
 
     # --- data ----------------------------------------------------------------------------------
 
+    def _own_district(self, request: exchange_pb2.QueryRequest | exchange_pb2.ExportReadingsRequest) -> None:
+        """A read naming no sub-district and no dataset is for the peak's own."""
+        if not request.filter.districts and not request.dataset_id:
+            request.filter.districts.append(district_to_proto(self.district))
+
     async def query(
         self, who: Identity, creds: Metadata, query: exchange_pb2.QueryRequest
     ) -> exchange_pb2.QueryResponse:
         await self.admit(who, "QueryData", "data")
-        if not query.filter.districts and not getattr(query, "dataset_id", ""):
-            query.filter.districts.append(district_to_proto(self.district))
+        self._own_district(query)
         response: exchange_pb2.QueryResponse = await self.upstreams.call("exchange", "Query", query, creds)
         return response
+
+    async def export(
+        self,
+        who: Identity,
+        creds: Metadata,
+        request: exchange_pb2.ExportReadingsRequest,
+        timeout_s: float | None,
+    ) -> AsyncIterator[exchange_pb2.ExportReadingsResponse]:
+        """The exchange's export stream, as the caller; `timeout_s` is what is left of the caller's
+        deadline (None: it set none)."""
+        await self.admit(who, "ExportReadings", f"data {request.dataset_id or 'telemetry'}")
+        self._own_district(request)
+        async for chunk in self.upstreams.stream("exchange", "ExportReadings", request, creds, timeout_s):
+            yield chunk
+
+    async def share(self, who: Identity, creds: Metadata, rpc: str, request: Message) -> Any:
+        """One of the exchange's catalog RPCs (SHARING), as the caller: the exchange decides who
+        may publish, read and grant what."""
+        if rpc not in SHARING:
+            raise ValueError(f"{rpc} is not a catalog RPC")
+        await self.admit(who, rpc, sharing_resource(self.tenant, request))
+        return await self.upstreams.call("exchange", rpc, request, creds)
 
     # --- jobs ----------------------------------------------------------------------------------
 

@@ -7,7 +7,11 @@ peak calls for it. Domain errors are raised; the runtime's interceptor maps them
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from typing import Any
+
 import grpc
+from google.protobuf.message import Message
 
 from citymesh.api.collection.v1 import collection_pb2
 from citymesh.api.peak.v1 import peak_pb2 as pb
@@ -164,6 +168,52 @@ class PeakServicer(peak_pb2_grpc.PeakServiceServicer):
         if not request.HasField("query"):
             raise errors.InvalidArgument("query is required (see ExchangeService.Query)")
         return pb.QueryDataResponse(result=await self._peak.query(who, creds, request.query))
+
+    async def ExportReadings(
+        self, request: pb.ExportReadingsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.ExportReadingsResponse]:
+        who, creds = caller(context)
+        async for chunk in self._peak.export(who, creds, request.request, context.time_remaining()):
+            yield pb.ExportReadingsResponse(chunk=chunk)
+
+    async def _share(self, context: grpc.aio.ServicerContext, rpc: str, request: Message) -> Any:
+        who, creds = caller(context)
+        return await self._peak.share(who, creds, rpc, request)
+
+    async def PublishDataset(
+        self, request: pb.PublishDatasetRequest, context: grpc.aio.ServicerContext
+    ) -> pb.PublishDatasetResponse:
+        return pb.PublishDatasetResponse(result=await self._share(context, "PublishDataset", request.request))
+
+    async def ListDatasets(
+        self, request: pb.ListDatasetsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListDatasetsResponse:
+        return pb.ListDatasetsResponse(result=await self._share(context, "ListDatasets", request.request))
+
+    async def RequestAccess(
+        self, request: pb.RequestAccessRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RequestAccessResponse:
+        return pb.RequestAccessResponse(result=await self._share(context, "RequestAccess", request.request))
+
+    async def GrantAccess(
+        self, request: pb.GrantAccessRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GrantAccessResponse:
+        return pb.GrantAccessResponse(result=await self._share(context, "GrantAccess", request.request))
+
+    async def DenyAccess(
+        self, request: pb.DenyAccessRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DenyAccessResponse:
+        return pb.DenyAccessResponse(result=await self._share(context, "DenyAccess", request.request))
+
+    async def RevokeGrant(
+        self, request: pb.RevokeGrantRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RevokeGrantResponse:
+        return pb.RevokeGrantResponse(result=await self._share(context, "RevokeGrant", request.request))
+
+    async def ListGrants(
+        self, request: pb.ListGrantsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListGrantsResponse:
+        return pb.ListGrantsResponse(result=await self._share(context, "ListGrants", request.request))
 
     async def ListKernels(
         self, request: pb.ListKernelsRequest, context: grpc.aio.ServicerContext

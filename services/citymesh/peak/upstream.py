@@ -9,7 +9,7 @@ what the service said (a compute quota is RESOURCE_EXHAUSTED through the peak as
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
 import grpc
@@ -78,7 +78,9 @@ class Upstreams:
         compute: str,
         governance: str,
         timeout_s: float,
+        max_message_bytes: int = 16 * 1024 * 1024,
     ) -> None:
+        """`max_message_bytes`: the largest answer accepted (an exported record batch)."""
         self.addresses = {
             "collection": collection,
             "exchange": exchange,
@@ -86,6 +88,7 @@ class Upstreams:
             "governance": governance,
         }
         self.timeout_s = timeout_s
+        self.max_message_bytes = max_message_bytes
         self._channels: dict[str, grpc.aio.Channel] = {}
 
     def channel(self, service: str) -> grpc.aio.Channel:
@@ -95,7 +98,9 @@ class Upstreams:
                 raise errors.FailedPrecondition(
                     f"this peak has no {service} address: set CITYMESH_{service.upper()}_ADDRESS"
                 )
-            self._channels[service] = grpc.aio.insecure_channel(address)
+            self._channels[service] = grpc.aio.insecure_channel(
+                address, options=[("grpc.max_receive_message_length", self.max_message_bytes)]
+            )
         return self._channels[service]
 
     async def call(self, api: str, rpc: str, request: Any, credentials: Metadata) -> Any:
@@ -105,6 +110,22 @@ class Upstreams:
         method = getattr(stub(self.channel(service)), rpc)
         with answering(service):
             return await method(request, metadata=metadata(credentials), timeout=self.timeout_s)
+
+    async def stream(
+        self, api: str, rpc: str, request: Any, credentials: Metadata, timeout_s: float | None
+    ) -> AsyncIterator[Any]:
+        """The messages of the server stream `api`.`rpc`(request), as `call` makes it; `timeout_s`
+        bounds the whole stream (None: no deadline). Leaving early cancels the call."""
+        service, stub = STUBS[api]
+        call = getattr(stub(self.channel(service)), rpc)(
+            request, metadata=metadata(credentials), timeout=timeout_s
+        )
+        try:
+            with answering(service):
+                async for message in call:
+                    yield message
+        finally:
+            call.cancel()
 
     async def close(self) -> None:
         for channel in self._channels.values():

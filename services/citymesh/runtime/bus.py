@@ -60,6 +60,16 @@ def telemetry_subject(district: str) -> str:
     return f"telemetry.{district}"
 
 
+DETECTION_SUBJECTS = "events.detection.>"
+"""Camera detections on EVENTS: collection publishes them (ReportDetections), governance's incident
+rules read them."""
+
+
+def detection_subject(district: str) -> str:
+    """The EVENTS subject of the camera detections of one sub-district (a batch's, JSON)."""
+    return f"events.detection.{district}"
+
+
 def jobs_subject(tenant: str, priority: str) -> str:
     """The subject of a compute job: one per tenant and priority, so workers can share fairly."""
     return f"jobs.{tenant}.{priority}"

@@ -135,9 +135,10 @@ class ServiceNeeds:
 
 SERVICES: Mapping[str, ServiceNeeds] = {
     "collection": ServiceNeeds(
-        "validates batches and publishes them on telemetry.<district>; owns the device registry",
-        (TELEMETRY_STREAM, DEVICES_BUCKET, AUDIT_STREAM),
-        publishes=("telemetry.*",),
+        "validates batches and publishes them on telemetry.<district>, camera detections on "
+        "events.detection.<district>; owns the device registry",
+        (TELEMETRY_STREAM, DEVICES_BUCKET, AUDIT_STREAM, EVENTS_STREAM),
+        publishes=("telemetry.*", "events.detection.*"),
         writes=(DEVICES_BUCKET,),
         required=True,
     ),
@@ -165,8 +166,9 @@ SERVICES: Mapping[str, ServiceNeeds] = {
     ),
     "governance": ServiceNeeds(
         "publishes lifecycle and incident events and audit records; owns the tenants, peaks, "
-        "award-ledger and incidents buckets; its incident rules read TELEMETRY (a pull consumer) "
-        "and the device registry; its economy index reads compute's jobs",
+        "award-ledger and incidents buckets; its incident rules read TELEMETRY and the camera "
+        "detections on EVENTS (pull consumers) and the device registry; its economy index reads "
+        "compute's jobs",
         (
             EVENTS_STREAM,
             AUDIT_STREAM,
@@ -179,7 +181,7 @@ SERVICES: Mapping[str, ServiceNeeds] = {
         ),
         publishes=("events.>", "audit.>"),
         writes=(TENANTS_BUCKET, PEAKS_BUCKET, AWARDS_BUCKET, INCIDENTS_BUCKET),
-        consumes=(TELEMETRY_STREAM,),
+        consumes=(TELEMETRY_STREAM, EVENTS_STREAM),
         reads=(JOBS_BUCKET,),  # the economy index counts compute's jobs
         looks_up=(EVENTS_STREAM, AUDIT_STREAM),  # the outbox relay: was an event stored already?
     ),

@@ -1,5 +1,7 @@
 """The city simulator: the seed's 2,003 camera channels and 512 sensors, streaming readings with
-plausible daily patterns to the collection service (`citymesh simulate`).
+plausible daily patterns to the collection service (`citymesh simulate`), and the cameras' AI
+reporting a few detections (fire, crowds, accidents, ...: 0.1 per camera per simulated hour by
+default, seeded; simulator/detections.py).
 
 Library use (the launcher, benchmarks): `Fleet.build(seed)` and
 `await run_simulation("host:port", rate, seconds, stats)`.
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from citymesh.simulator.detections import DETECTIONS_PER_CAMERA_HOUR
 from citymesh.simulator.fleet import DEFAULT_SEED, Fleet
 from citymesh.simulator.run import run_simulation
 from citymesh.simulator.schedule import MAX_BACKFILL_S
@@ -48,6 +51,13 @@ def add_parser(subparsers: Any) -> None:
         "`citymesh token sign --roles service` makes one)",
     )
     p.add_argument("--batch-size", type=int, default=1000, help="readings per batch at most (default 1000)")
+    p.add_argument(
+        "--detections",
+        type=float,
+        default=DETECTIONS_PER_CAMERA_HOUR,
+        metavar="PER_CAMERA_HOUR",
+        help="camera detections per camera per hour of simulated time (default %(default)g; 0: none)",
+    )
     p.add_argument(
         "--max-backfill",
         type=float,

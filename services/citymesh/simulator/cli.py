@@ -48,6 +48,7 @@ async def _main(args: argparse.Namespace) -> SimulationStats:
             max_backfill_s=args.max_backfill * 3600,
             stop=stop,
             token=args.token or os.environ.get("CITYMESH_TOKEN", ""),
+            detections_per_camera_hour=args.detections,
         )
     )
     last, last_t = 0, time.monotonic()

@@ -11,8 +11,10 @@ import grpc
 
 from citymesh.api.collection.v1 import collection_pb2_grpc as pb_grpc
 from citymesh.runtime import auth
+from citymesh.simulator.detections import DETECTIONS_PER_CAMERA_HOUR
 from citymesh.simulator.fleet import DEFAULT_SEED, Fleet
 from citymesh.simulator.gateway import Gateway, register_fleet
+from citymesh.simulator.report import DetectionReporter
 from citymesh.simulator.schedule import MAX_BACKFILL_S, SimClock, backfill_s, wall_ms
 from citymesh.simulator.stats import Checkpoint, SimulationStats
 
@@ -61,6 +63,7 @@ async def run_simulation(
     stop: asyncio.Event | None = None,
     drain_s: float = 10.0,
     token: str = "",
+    detections_per_camera_hour: float = DETECTIONS_PER_CAMERA_HOUR,
 ) -> SimulationStats:
     """Register the seed's fleet with the collection service at `target` (host:port) and stream its
     readings for `seconds` of real time after registering (None: until `stop` is set), `rate` times faster than real
@@ -68,7 +71,8 @@ async def run_simulation(
     acks of batches in flight. `resume` is where an earlier run stopped (stats.checkpoint()); it
     is ignored when made with another seed. `token` is the simulator's (a `service` token
     governance signed: it registers and feeds every district's devices); empty against a
-    collection in development mode."""
+    collection in development mode. The cameras also report `detections_per_camera_hour`
+    detections per hour of simulated time each (ReportDetections; 0: none)."""
     if rate <= 0:
         raise ValueError(f"rate must be positive, not {rate}")
     stats = stats if stats is not None else SimulationStats()
@@ -90,7 +94,9 @@ async def run_simulation(
         now = wall_ms()
         parts = {gateway_id(seed, part): devices for part, devices in fleet.split(streams).items()}
         cursors = resume.cursors if resume is not None else {}
-        starts = {name: start_of(name, now, rate, seconds, cursors, max_backfill_s) for name in parts}
+        reporter_name = gateway_id(seed, "detections")
+        names = [*parts, reporter_name] if detections_per_camera_hour > 0 else list(parts)
+        starts = {name: start_of(name, now, rate, seconds, cursors, max_backfill_s) for name in names}
         clock = SimClock.starting(min(starts.values()), rate)
         gateways = [
             Gateway(
@@ -111,6 +117,19 @@ async def run_simulation(
         stats.phase = "streaming"
         deadline = None if seconds is None else loop.time() + seconds
         tasks = [asyncio.create_task(g.run(stub, deadline)) for g in gateways]
+        if reporter_name in starts:
+            reporter = DetectionReporter(
+                reporter_name,
+                fleet,
+                clock,
+                starts[reporter_name],
+                stats,
+                stop,
+                per_camera_hour=detections_per_camera_hour,
+                drain_s=drain_s,
+                metadata=metadata,
+            )
+            tasks.append(asyncio.create_task(reporter.run(stub, deadline)))
         try:
             waiting: asyncio.Future[Any] = asyncio.gather(*tasks)
             stopped: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())

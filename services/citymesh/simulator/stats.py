@@ -55,7 +55,7 @@ class SimulationStats:
     readings_accepted: int = 0
     readings_rejected: int = 0
     rejections: Counter[str] = field(default_factory=Counter)
-    """Rejected readings by reason."""
+    """Rejected readings and detections by reason."""
     batches_failed: int = 0
     """Batches refused as a whole with an error other than UNAVAILABLE; not resent."""
     readings_failed: int = 0
@@ -66,6 +66,12 @@ class SimulationStats:
     """Batches still without an ack when the run ended (a resumed run sends them again)."""
     recovered_batches: int = 0
     """Batches a previous run left unconfirmed, sent again by this one."""
+    detections_sent: int = 0
+    """Camera detections reported (each counted once, however often its batch was resent)."""
+    detections_accepted: int = 0
+    detections_rejected: int = 0
+    detection_batches_failed: int = 0
+    """Detection batches refused as a whole (not resent)."""
     last_error: str = ""
     sim_time_ms: int = 0
     """The simulated clock (the furthest any gateway has generated)."""
@@ -102,6 +108,13 @@ class SimulationStats:
             parts.append(f"{self.recovered_batches} batches of the previous run sent again")
         if self.unconfirmed_batches:
             parts.append(f"{self.unconfirmed_batches} batches unconfirmed (sent again on resume)")
+        if self.detections_sent:
+            parts.append(
+                f"{self.detections_sent} camera detections reported ({self.detections_accepted} accepted, "
+                f"{self.detections_rejected} rejected)"
+            )
+        if self.detection_batches_failed:
+            parts.append(f"{self.detection_batches_failed} failed detection batches")
         if self.rejections:
             parts.append("rejections: " + ", ".join(f"{k} {v}" for k, v in self.rejections.most_common()))
         return "; ".join(parts)

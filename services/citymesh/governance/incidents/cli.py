@@ -160,16 +160,22 @@ def rules_table(response: pb.ListIncidentRulesResponse, out: TextIO) -> None:
     rows = []
     for r in response.rules:
         each = r.aggregate == pb.RULE_AGGREGATE_VALUE
-        aggregate = (
-            "each reading" if each else f"{AGGREGATE_NAMES.get(r.aggregate, '?')} over {r.window_s:g} s"
-        )
+        detection = r.aggregate == pb.RULE_AGGREGATE_UNSPECIFIED
+        if detection:
+            aggregate = "each detection"
+        else:
+            aggregate = (
+                "each reading" if each else f"{AGGREGATE_NAMES.get(r.aggregate, '?')} over {r.window_s:g} s"
+            )
         rows.append(
             [
                 r.rule_id,
                 r.type,
                 city.kind_from_proto(r.kind) or "?",
                 aggregate,
-                f"{'>' if r.above else '<'} {r.threshold:g}",
+                f"confidence ≥ {r.threshold:g}"
+                if detection
+                else f"{'>' if r.above else '<'} {r.threshold:g}",
                 SEVERITY_NAMES.get(r.severity, "?"),
                 r.description,
             ]

@@ -11,7 +11,7 @@ from citymesh.api.common.v1 import common_pb2
 from citymesh.api.governance.v1 import incidents_pb2 as pb
 from citymesh.governance.incidents.model import DistrictStats, Incident, State
 from citymesh.governance.incidents.pipeline import Filter
-from citymesh.governance.incidents.rules import Aggregate, Rule, RuleSet, Severity
+from citymesh.governance.incidents.rules import Aggregate, DetectionRule, Rule, RuleSet, Severity
 from citymesh.governance.incidents.units import Unit
 from citymesh.runtime.errors import InvalidArgument
 
@@ -110,7 +110,21 @@ def incident_filter(f: pb.IncidentFilter) -> Filter:
     return Filter(districts("filter.districts", f.districts), frozenset(f.types), frozenset(states))
 
 
-def rule_message(r: Rule) -> pb.IncidentRule:
+def rule_message(r: Rule | DetectionRule) -> pb.IncidentRule:
+    if isinstance(r, DetectionRule):
+        # A rule over camera detections: kind CAMERA, no aggregate, its threshold the minimum
+        # confidence (its label and minimum count are in its description).
+        return pb.IncidentRule(
+            rule_id=r.id,
+            type=r.type,
+            kind=city.kind_to_proto(r.kind),
+            aggregate=pb.RULE_AGGREGATE_UNSPECIFIED,
+            threshold=r.min_confidence,
+            above=True,
+            severity=SEVERITY_TO[r.severity],
+            description=r.description,
+            cooldown_s=r.cooldown_s,
+        )
     return pb.IncidentRule(
         rule_id=r.id,
         type=r.type,
@@ -127,7 +141,7 @@ def rule_message(r: Rule) -> pb.IncidentRule:
 
 def rules_message(rules: RuleSet) -> pb.ListIncidentRulesResponse:
     return pb.ListIncidentRulesResponse(
-        rules=[rule_message(r) for r in rules.rules],
+        rules=[rule_message(r) for r in rules.all()],
         correlation_radius_m=rules.correlation.radius_m,
         correlation_window_s=rules.correlation.window_s,
         slas=[

@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from citymesh.city import KIND_NAMES
-from citymesh.governance.incidents.rules import SUB_BUCKETS, Aggregate, Rule
+from citymesh.governance.incidents.rules import SUB_BUCKETS, Aggregate, DetectionRule, Rule
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -318,3 +318,45 @@ class Reference:
             aggregate = min(a[0] for a in device.buckets.values())
         newest = max(t for t, _ in readings)
         return (newest, aggregate) if rule.breaches(aggregate) else None
+
+
+# --- camera detections --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One camera detection as collection published it, placed (its camera's sub-district and
+    position)."""
+
+    device_id: str
+    district: str
+    lon: float
+    lat: float
+    time_ms: int
+    label: str
+    confidence: float
+    count: int = 0
+
+
+class DetectionMatcher:
+    """The detection rules over detections, one at a time: a detection triggers each rule it
+    matches (label, confidence, count), unless its camera triggered that rule within the rule's
+    cooldown (detection time: a camera reports the same fire frame after frame)."""
+
+    def __init__(self, rules: Sequence[DetectionRule]) -> None:
+        self.rules = tuple(rules)
+        self._last: dict[tuple[int, str], int] = {}
+
+    def match(self, detections: Sequence[Detection]) -> list[tuple[DetectionRule, Detection]]:
+        out = []
+        for d in sorted(detections, key=lambda d: d.time_ms):
+            for index, rule in enumerate(self.rules):
+                if not rule.matches(d.label, d.confidence, d.count):
+                    continue
+                key = (index, d.device_id)
+                last = self._last.get(key, NEVER)
+                if d.time_ms - last < round(rule.cooldown_s * 1000):
+                    continue
+                self._last[key] = d.time_ms
+                out.append((rule, d))
+        return out

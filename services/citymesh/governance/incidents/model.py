@@ -4,19 +4,22 @@ them to the `incidents` bucket by compare-and-set.
 
 The record of an incident is JSON (`to_json`); other parts of the platform read it, so it always
 has at least id, district, type, severity, state, opened_ms, acknowledged_ms and resolved_ms
-(0 when not yet), and readers ignore fields they do not know.
+(0 when not yet), and readers ignore fields they do not know. Its `outbox` holds the events of its
+transitions not yet published (`recorded` adds one in the same compare-and-set as the transition,
+`published` takes them out once they are on EVENTS and AUDIT; governance/outbox.py).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import asdict, dataclass, fields, replace
 from enum import StrEnum
 from typing import Any
 
 from citymesh.city import DISTRICTS
-from citymesh.governance.incidents.rules import Correlation, Rule, Severity, Sla
+from citymesh.governance.domain import Pending
+from citymesh.governance.incidents.rules import AnyRule, Correlation, Severity, Sla
 from citymesh.governance.incidents.units import Unit, distance_m
 from citymesh.runtime.errors import FailedPrecondition, InvalidArgument
 
@@ -38,7 +41,7 @@ class State(StrEnum):
 class Trigger:
     """One rule trigger, placed: what the perceive stage hands the pipeline."""
 
-    rule: Rule
+    rule: AnyRule
     device_id: str
     district: str
     lon: float
@@ -87,12 +90,24 @@ class Incident:
     acknowledge_due_ms: int = 0
     resolve_due_ms: int = 0
     version: int = 1
+    measure: str = ""
+    """What peak_value and threshold are: a device kind's readings, or a detection's `confidence`
+    ("" in records written before it was kept)."""
+    outbox: tuple[Pending, ...] = ()
+    """Events of its transitions stored but not yet published, oldest first."""
 
-    def to_json(self) -> bytes:
+    def record(self) -> dict[str, Any]:
+        """The incident as JSON values, without its outbox (what its events carry)."""
         d = asdict(self)
         d["severity"] = self.severity.label
         d["state"] = self.state.value
         d["device_ids"] = list(self.device_ids)
+        del d["outbox"]
+        return d
+
+    def to_json(self) -> bytes:
+        d = self.record()
+        d["outbox"] = [p.to_dict() for p in self.outbox]
         return json.dumps(d, sort_keys=True, ensure_ascii=False).encode()
 
     @classmethod
@@ -103,6 +118,7 @@ class Incident:
         values["severity"] = Severity.parse(d["severity"])
         values["state"] = State(d["state"])
         values["device_ids"] = tuple(d.get("device_ids", ()))
+        values["outbox"] = tuple(Pending.from_dict(p) for p in d.get("outbox", ()))
         return cls(**values)
 
     @property
@@ -135,6 +151,7 @@ def open_incident(incident_id: str, trigger: Trigger, unit: Unit | None, sla: Sl
         peak_value=trigger.value,
         threshold=rule.threshold,
         above=rule.above,
+        measure=rule.measure,
         unit_id=unit.id if unit else "",
         acknowledge_due_ms=ack_due,
         resolve_due_ms=resolve_due,
@@ -172,12 +189,14 @@ def join(incident: Incident, trigger: Trigger, sla: dict[Severity, Sla]) -> Inci
     more_extreme = (
         trigger.value > incident.peak_value if incident.above else trigger.value < incident.peak_value
     )
+    # A value in another measure (a detection's confidence against PM2.5) is not compared.
+    comparable = rule.above == incident.above and incident.measure in ("", rule.measure)
     changed = replace(
         incident,
         triggers=incident.triggers + 1,
         last_seen_ms=max(incident.last_seen_ms, trigger.time_ms),
         device_ids=devices,
-        peak_value=trigger.value if more_extreme and rule.above == incident.above else incident.peak_value,
+        peak_value=trigger.value if more_extreme and comparable else incident.peak_value,
         version=incident.version + 1,
     )
     if rule.severity > incident.severity:
@@ -188,6 +207,9 @@ def join(incident: Incident, trigger: Trigger, sla: dict[Severity, Sla]) -> Inci
             rule_id=rule.id,
             description=rule.description,
             threshold=rule.threshold,
+            above=rule.above,
+            measure=rule.measure,
+            peak_value=trigger.value if not comparable else changed.peak_value,
             acknowledge_due_ms=ack_due,
             resolve_due_ms=resolve_due,
         )
@@ -295,10 +317,32 @@ def event(kind: str, incident: Incident, actor: str, at_ms: int) -> dict[str, An
     """What EVENTS and AUDIT record of a transition."""
     return {
         "type": f"incident.{kind}",
-        "incident": json.loads(incident.to_json()),
+        "incident": incident.record(),
         "actor": actor,
         "at_ms": at_ms,
     }
+
+
+def event_msg_id(incident: Incident) -> str:
+    """The Nats-Msg-Id of the event of the transition that made `incident` (one per version)."""
+    return f"incident-{incident.id}-{incident.version}"
+
+
+def recorded(incident: Incident, kind: str, actor: str, at_ms: int) -> Incident:
+    """`incident` with the event of the transition that made it added to its outbox: stored in the
+    same compare-and-set as the transition, published on `incident.<district>` afterwards. Its
+    subject holds every incident of the sub-district, so the event has no version for the
+    relay's "a later one is there" check (governance/outbox.py): its msg id alone dedups it."""
+    pending = Pending(event_msg_id(incident), incident.district, 0, event(kind, incident, actor, at_ms))
+    return replace(incident, outbox=(*incident.outbox, pending))
+
+
+def published(incident: Incident, msg_ids: Collection[str]) -> Incident | None:
+    """`incident` with the events `msg_ids` taken out of its outbox; None when none was there."""
+    left = tuple(p for p in incident.outbox if p.msg_id not in msg_ids)
+    if len(left) == len(incident.outbox):
+        return None
+    return replace(incident, outbox=left)
 
 
 @dataclass(frozen=True)

@@ -1,53 +1,85 @@
-"""Perceive: the rules evaluated over the TELEMETRY stream.
+"""Perceive: the rules evaluated over the TELEMETRY stream and over camera detections on EVENTS.
 
-A durable pull consumer, `governance-incidents`, reads every sub-district's batches of readings
-(collection's ReadingBatch, as published) from the first batch stored after it was created, and
-resumes where it left off after a restart. Each fetch (up to `fetch_batch` batches) is decoded into
-columns, the readings' devices looked up (kind, sub-district, position), the rules evaluated over
-all of it at once, and the triggers handed to the pipeline; only then are the batches acked, so a
-crash between the two redelivers them (a trigger may then count twice in its incident; no trigger
-is lost). The rules' windows live in memory: after a restart they fill again within a window.
+Two durable pull consumers, each read by a Perceiver, resume where they left off after a restart
+and read what was stored after they were first created:
 
-Camera detections arrive as camera readings (objects counted in frame) on TELEMETRY; collection
-publishes no detection events on EVENTS today, so there is nothing else to read.
+- `governance-incidents` on TELEMETRY (`telemetry.>`): every sub-district's batches of readings
+  (collection's ReadingBatch, as published). Each fetch (up to `fetch_batch` batches) is decoded
+  into columns, the readings' devices looked up (kind, sub-district, position), and the rules over
+  readings evaluated over all of it at once. The rules' windows live in memory: after a restart
+  they fill again within a window.
+- `governance-detections` on EVENTS (`events.detection.>`): the camera detections collection
+  accepted (ReportDetections), JSON, each placed by collection (its camera's sub-district and
+  position); the detection rules are matched against each.
+
+The triggers are handed to the pipeline and only then are the messages acked, so a crash between
+the two redelivers them (a trigger may then count twice in its incident; no trigger is lost).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import math
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import nats.errors
 import numpy as np
 from nats.js import api
 
 from citymesh.api.collection.v1 import collection_pb2
+from citymesh.city import DETECTION_LABELS, DISTRICTS
 from citymesh.governance.incidents.devices import Devices
-from citymesh.governance.incidents.evaluate import Evaluator, Firings
+from citymesh.governance.incidents.evaluate import Detection, DetectionMatcher, Evaluator, Firings
 from citymesh.governance.incidents.model import Trigger
 from citymesh.runtime import errors
-from citymesh.runtime.bus import TELEMETRY_STREAM, TELEMETRY_SUBJECTS, Bus
+from citymesh.runtime.bus import DETECTION_SUBJECTS, EVENTS_STREAM, TELEMETRY_STREAM, TELEMETRY_SUBJECTS, Bus
 
 log = logging.getLogger("citymesh.governance.incidents.perceive")
 
 DURABLE = "governance-incidents"
+DETECTIONS_DURABLE = "governance-detections"
 ACK_WAIT_S = 60.0
 FETCH_WAIT_S = 0.5
 
 Sink = Callable[[list[Trigger]], Awaitable[None]]
 
 
+class Reader(Protocol):
+    """What a Perceiver reads and how it turns a fetch's messages into triggers."""
+
+    stream: str
+    subjects: str
+    durable: str
+    """Its consumer's default name."""
+    description: str
+    readings: int
+    """Items read (readings, detections)."""
+    batches: int
+    """Messages read."""
+
+    async def triggers(self, payloads: list[bytes]) -> list[Trigger]: ...
+
+
 class RuleReader:
     """Batches of readings (collection's ReadingBatch payloads) → rule triggers, placed."""
+
+    stream = TELEMETRY_STREAM
+    subjects = TELEMETRY_SUBJECTS
+    durable = DURABLE
+    description = "governance: the incident rules over readings; resumes where it left off"
 
     def __init__(self, devices: Devices, evaluator: Evaluator) -> None:
         self.devices = devices
         self.evaluator = evaluator
         self.readings = 0
         self.batches = 0
+
+    async def triggers(self, payloads: list[bytes]) -> list[Trigger]:
+        return self.triggers_of(await self.evaluate(payloads))
 
     async def evaluate(self, payloads: list[bytes]) -> Firings:
         """Decode batches of readings (collection's ReadingBatch) and evaluate the rules over them."""
@@ -104,16 +136,80 @@ class RuleReader:
         return out
 
 
+class DetectionReader:
+    """Collection's detection events (JSON, see collection/detections.py) → detection rule triggers.
+    A malformed event or detection is logged and skipped."""
+
+    stream = EVENTS_STREAM
+    subjects = DETECTION_SUBJECTS
+    durable = DETECTIONS_DURABLE
+    description = "governance: the incident rules over camera detections; resumes where it left off"
+
+    def __init__(self, matcher: DetectionMatcher) -> None:
+        self.matcher = matcher
+        self.readings = 0
+        self.batches = 0
+
+    async def triggers(self, payloads: list[bytes]) -> list[Trigger]:
+        detections: list[Detection] = []
+        for payload in payloads:
+            detections += detections_of(payload)
+        self.batches += len(payloads)
+        self.readings += len(detections)
+        return [
+            Trigger(rule, d.device_id, d.district, d.lon, d.lat, d.time_ms, d.confidence)
+            for rule, d in self.matcher.match(detections)
+        ]
+
+
+def detections_of(payload: bytes) -> list[Detection]:
+    """The detections of one event of collection's, placed; malformed ones logged and left out."""
+    try:
+        event = json.loads(payload)
+        district = event["district"]
+        items = event["detections"]
+        if district not in DISTRICTS or not isinstance(items, list):
+            raise ValueError(f"district {district!r} or detections not a list")
+    except (ValueError, KeyError, TypeError) as exc:
+        log.error("skipping a malformed detection event", extra={"reason": repr(exc)})
+        return []
+    out = []
+    for item in items:
+        try:
+            d = Detection(
+                device_id=str(item["device_id"]),
+                district=district,
+                lon=float(item["longitude"]),
+                lat=float(item["latitude"]),
+                time_ms=int(item["time_ms"]),
+                label=str(item["label"]),
+                confidence=float(item["confidence"]),
+                count=int(item.get("count") or 0),
+            )
+            if d.label not in DETECTION_LABELS or not math.isfinite(d.confidence):
+                raise ValueError(f"label {d.label!r}, confidence {d.confidence}")
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.error(
+                "skipping a malformed detection",
+                extra={"batch_id": event.get("batch_id"), "reason": repr(exc)},
+            )
+            continue
+        out.append(d)
+    return out
+
+
 class Perceiver:
+    """A durable pull consumer on the reader's stream and subjects, its triggers handed to `sink`."""
+
     def __init__(
         self,
         bus: Bus,
-        reader: RuleReader,
+        reader: Reader,
         sink: Sink,
         fetch_batch: int = 64,
         fetch_wait_s: float = FETCH_WAIT_S,
         retry_s: float = 1.0,
-        durable: str = DURABLE,
+        durable: str | None = None,
         deliver: api.DeliverPolicy = api.DeliverPolicy.NEW,
     ) -> None:
         self._bus = bus
@@ -122,7 +218,7 @@ class Perceiver:
         self._fetch_batch = fetch_batch
         self._fetch_wait_s = fetch_wait_s
         self._retry_s = retry_s
-        self._durable = durable
+        self._durable = durable or reader.durable
         self._deliver = deliver
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -130,18 +226,18 @@ class Perceiver:
 
     async def start(self) -> None:
         await self._bus.js.add_consumer(
-            TELEMETRY_STREAM,
+            self.reader.stream,
             config=api.ConsumerConfig(
                 durable_name=self._durable,
-                description="governance: the incident rules; resumes where it left off",
+                description=self.reader.description,
                 deliver_policy=self._deliver,
                 ack_policy=api.AckPolicy.EXPLICIT,
                 ack_wait=ACK_WAIT_S,
                 max_ack_pending=4 * self._fetch_batch,
-                filter_subject=TELEMETRY_SUBJECTS,
+                filter_subject=self.reader.subjects,
             ),
         )
-        self._task = asyncio.create_task(self._run(), name="incidents-perceive")
+        self._task = asyncio.create_task(self._run(), name=f"incidents-perceive-{self._durable}")
 
     async def stop(self) -> None:
         self._stopping.set()
@@ -158,7 +254,7 @@ class Perceiver:
                     await asyncio.wait_for(self._stopping.wait(), self._retry_s)
 
     async def _consume(self) -> None:
-        sub = await self._bus.js.pull_subscribe_bind(durable=self._durable, stream=TELEMETRY_STREAM)
+        sub = await self._bus.js.pull_subscribe_bind(durable=self._durable, stream=self.reader.stream)
         try:
             while not self._stopping.is_set():
                 try:
@@ -171,8 +267,8 @@ class Perceiver:
                 await sub.unsubscribe()
 
     async def handle(self, msgs: list[Any]) -> None:
-        """Evaluate the rules over a fetch's batches, hand over the triggers, then ack them."""
-        triggers = self.reader.triggers_of(await self.reader.evaluate([m.data for m in msgs]))
+        """Evaluate the rules over a fetch's messages, hand over the triggers, then ack them."""
+        triggers = await self.reader.triggers([m.data for m in msgs])
         while triggers:
             try:
                 await self._sink(triggers[:1])

@@ -1,6 +1,7 @@
 """The five stages joined, on the `incidents` bucket:
 
-- perceive: the TELEMETRY consumer (perceive.py) evaluates the rules and hands over triggers;
+- perceive: the TELEMETRY and detection consumers (perceive.py) evaluate the rules and hand over
+  triggers;
 - analyse: a trigger joins the nearest unresolved incident of its type within the correlation
   radius and window, or opens one;
 - serve: a new incident is routed to the unit responsible for its sub-district and type;
@@ -8,18 +9,20 @@
 - supervise: a periodic pass (on the injectable clock) escalates incidents past their SLA;
   closing needs a resolution note.
 
-Every change is a compare-and-set on the incident's record; each transition (opened,
-acknowledged, dispatched, escalated, resolved) is then published on EVENTS
-(`events.incident.<district>`) and AUDIT (`audit.incident.<district>`), deduplicated by
-`incident-<id>-<version>`. Callers are checked here: a tenant bound to a sub-district sees and acts
-only on its incidents; another's is NOT_FOUND (audited), as if it did not exist.
+Every change is a compare-and-set on the incident's record; the event of each transition (opened,
+acknowledged, dispatched, escalated, resolved) is written into the record's outbox by that same
+compare-and-set, then published on EVENTS (`events.incident.<district>`) and AUDIT
+(`audit.incident.<district>`), deduplicated by `incident-<id>-<version>`, and cleared
+(governance/outbox.py): right after the transition, at every start (what a crash left) and every
+few seconds while one is pending (NATS away). Callers are checked here: a tenant bound to a
+sub-district sees and acts only on its incidents; another's is NOT_FOUND (audited), as if it did
+not exist.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import re
 import time
@@ -31,13 +34,14 @@ from citymesh.city import DISTRICTS
 from citymesh.governance.incidents import model
 from citymesh.governance.incidents.devices import Devices
 from citymesh.governance.incidents.eta import ComputeRoute, Estimator, StraightLine
-from citymesh.governance.incidents.evaluate import Evaluator
+from citymesh.governance.incidents.evaluate import DetectionMatcher, Evaluator
 from citymesh.governance.incidents.model import Incident, State, Trigger
-from citymesh.governance.incidents.perceive import Perceiver, RuleReader
+from citymesh.governance.incidents.perceive import DetectionReader, Perceiver, RuleReader
 from citymesh.governance.incidents.rules import RuleSet, load
 from citymesh.governance.incidents.settings import IncidentSettings
 from citymesh.governance.incidents.store import IncidentStore
 from citymesh.governance.incidents.units import UNITS, Unit, responsible_unit, serves
+from citymesh.governance.outbox import RELAY_EVERY_S, RELAY_FAILURES, Outbox, Relay
 from citymesh.runtime import errors
 from citymesh.runtime.access import Access
 from citymesh.runtime.auth import Identity
@@ -56,6 +60,8 @@ RESOURCES = [TELEMETRY_STREAM, DEVICES_BUCKET, INCIDENTS_BUCKET, EVENTS_STREAM, 
 """What the pipeline uses on NATS."""
 PIPELINE = "governance"
 """The actor of what the pipeline does by itself (opening, escalating)."""
+NAMESPACE = "incident"
+"""Events go to `events.incident.<district>` and `audit.incident.<district>`."""
 INCIDENT_ID = re.compile(r"^inc-[0-9a-f]{12}$")
 CAS_TRIES = 20
 WATCH_QUEUE = 256
@@ -107,6 +113,7 @@ class Pipeline:
         rules: RuleSet,
         estimator: Estimator | None = None,
         clock: Callable[[], int] = now_ms,
+        relay_every_s: float = RELAY_EVERY_S,
     ) -> None:
         self.bus = bus
         self.store = store
@@ -115,6 +122,8 @@ class Pipeline:
         self.clock = clock
         self.access = Access(bus, "governance")
         self.evaluator = Evaluator(rules.rules)
+        self.outbox = Outbox(bus, NAMESPACE)
+        self._relay = Relay("incidents", self.relay, self._due, relay_every_s)
         self._closing = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._stoppers: list[Callable[[], Awaitable[None]]] = []
@@ -132,16 +141,22 @@ class Pipeline:
         return cls(bus, store, rules, estimator)
 
     async def start(self, settings: IncidentSettings | None = None) -> None:
-        """The store's view, then (with settings) the TELEMETRY consumer and the supervisor."""
+        """The store's view and the outbox relay (publishing what a crash left), then (with
+        settings) the TELEMETRY and detection consumers and the supervisor."""
         await self.store.start()
+        await self._relay.start()
         if settings is None:
             return
         devices = await Devices.open(self.bus)
         await devices.start()
-        reader = RuleReader(devices, self.evaluator)
-        perceiver = Perceiver(self.bus, reader, self.trigger_all, settings.incident_fetch_batch)
-        await perceiver.start()
-        self._stoppers += [perceiver.stop, devices.stop]
+        self._stoppers.append(devices.stop)
+        readers: list[RuleReader | DetectionReader] = [RuleReader(devices, self.evaluator)]
+        if self.rules.detections:
+            readers.append(DetectionReader(DetectionMatcher(self.rules.detections)))
+        for reader in readers:
+            perceiver = Perceiver(self.bus, reader, self.trigger_all, settings.incident_fetch_batch)
+            await perceiver.start()
+            self._stoppers.insert(0, perceiver.stop)
         self._tasks.append(
             asyncio.create_task(
                 self._supervise_every(settings.supervise_interval_s), name="incidents-supervise"
@@ -149,7 +164,12 @@ class Pipeline:
         )
         log.info(
             "incident pipeline started",
-            extra={"rules": len(self.rules.rules), "source": self.rules.source, "devices": len(devices)},
+            extra={
+                "rules": len(self.rules.rules),
+                "detection_rules": len(self.rules.detections),
+                "source": self.rules.source,
+                "devices": len(devices),
+            },
         )
 
     async def draining(self) -> None:
@@ -164,6 +184,7 @@ class Pipeline:
                 await task
         for stop in self._stoppers:
             await stop()
+        await self._relay.stop()
         await self.store.stop()
         close = getattr(self.estimator, "close", None)
         if close is not None:
@@ -183,11 +204,13 @@ class Pipeline:
             target = model.correlate(candidates, trigger, correlation)
             if target is None:
                 unit = responsible_unit(trigger.district, trigger.rule.type)
-                incident = model.open_incident(
-                    new_id(), trigger, unit, self.rules.sla[trigger.rule.severity], self.clock()
+                now = self.clock()
+                opened = model.open_incident(
+                    new_id(), trigger, unit, self.rules.sla[trigger.rule.severity], now
                 )
+                incident = model.recorded(opened, "opened", PIPELINE, now)
                 await self.store.create(incident)
-                await self._record("opened", incident, PIPELINE)
+                await self._relay_after(incident)
                 log.info(
                     "incident opened",
                     extra={"incident": incident.id, "district": incident.district, "type": incident.type},
@@ -255,10 +278,12 @@ class Pipeline:
     async def _transition(
         self, incident_id: str, kind: str, who: Identity, fn: Callable[[Incident], Incident]
     ) -> Incident:
-        changed = await self.store.change(incident_id, fn)
+        changed = await self.store.change(
+            incident_id, lambda i: model.recorded(fn(i), kind, who.tenant, self.clock())
+        )
         assert changed is not None  # fn always returns an incident or raises
         after = changed[1]
-        await self._record(kind, after, who.tenant)
+        await self._relay_after(after)
         log.info("incident %s", kind, extra={"incident": after.id, "actor": who.tenant})
         return after
 
@@ -271,15 +296,20 @@ class Pipeline:
         for incident in self.store.incidents():
             if model.escalation(incident, now) is None:
                 continue
+
+            def escalate(current: Incident) -> Incident | None:
+                escalated = model.escalation(current, now)
+                return None if escalated is None else model.recorded(escalated, "escalated", PIPELINE, now)
+
             try:
-                changed = await self.store.change(incident.id, lambda i: model.escalation(i, now))
+                changed = await self.store.change(incident.id, escalate)
             except errors.CitymeshError as exc:
                 log.warning(
                     "escalation not stored; next pass", extra={"incident": incident.id, "reason": str(exc)}
                 )
                 continue
             if changed is not None:
-                await self._record("escalated", changed[1], PIPELINE)
+                await self._relay_after(changed[1])
                 log.warning(
                     "incident escalated",
                     extra={"incident": incident.id, "reason": changed[1].escalation_reason},
@@ -296,11 +326,40 @@ class Pipeline:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), interval_s)
 
-    async def _record(self, kind: str, incident: Incident, actor: str) -> None:
-        payload = json.dumps(model.event(kind, incident, actor, self.clock()), sort_keys=True).encode()
-        msg_id = f"incident-{incident.id}-{incident.version}"
-        await self.bus.publish(incident_subject(EVENTS_STREAM, incident.district), payload, msg_id)
-        await self.bus.publish(incident_subject(AUDIT_STREAM, incident.district), payload, msg_id)
+    # --- the outbox --------------------------------------------------------------------------------
+
+    async def relay_incident(self, incident: Incident) -> int:
+        """Publish the events in `incident`'s outbox, oldest first, then clear them from the stored
+        record by compare-and-set; how many. Safe to run again at any point (outbox.Outbox)."""
+        if not incident.outbox:
+            return 0
+        for pending in incident.outbox:
+            await self.outbox.publish_once(pending)
+        done = {p.msg_id for p in incident.outbox}
+        await self.store.change(incident.id, lambda current: model.published(current, done))
+        return len(done)
+
+    async def relay(self) -> int:
+        """Relay every incident's outbox, as the view has them; how many events were published."""
+        relayed = 0
+        for incident in self.store.pending():
+            relayed += await self.relay_incident(incident)
+        return relayed
+
+    async def _due(self) -> bool:
+        return bool(self.store.pending())
+
+    async def _relay_after(self, incident: Incident) -> None:
+        """Publish a transition's event now; when NATS does not take it, the stored transition
+        stands and the relay publishes it later."""
+        try:
+            await self.relay_incident(incident)
+        except RELAY_FAILURES as exc:
+            log.warning(
+                "event of a stored incident transition left in its outbox: %r",
+                exc,
+                extra={"incident": incident.id},
+            )
 
     # --- what callers see ---------------------------------------------------------------------------
 

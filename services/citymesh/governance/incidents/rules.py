@@ -10,6 +10,14 @@
         severity: major             # minor | major | critical
         description: PM2.5 5-minute mean above 75 µg/m³
         cooldown_s: 300             # optional (default 300): a device triggers it once per cooldown
+      - id: fire-detected           # a detection rule: camera detections (EVENTS), not readings
+        type: fire
+        detection: fire             # the label (citymesh.city.DETECTION_LABELS), instead of kind
+        min_confidence: 0.7         # in [0, 1]: the detection's confidence at least this
+        min_count: 0                # optional (default 0: any): the detection's count at least this
+        severity: critical
+        description: fire seen by a camera
+        cooldown_s: 300             # optional (default 300): a camera triggers it once per cooldown
     correlation:                    # optional; these are the defaults
       radius_m: 1000                # a trigger joins an unresolved incident of its type this close...
       window_s: 1800                # ...that was last triggered this recently
@@ -33,7 +41,7 @@ from typing import Any
 
 import yaml
 
-from citymesh.city import KINDS
+from citymesh.city import DETECTION_LABELS, KINDS
 from citymesh.runtime.errors import InvalidArgument
 
 BUILTIN = "built-in"
@@ -91,6 +99,47 @@ class Rule:
     def breaches(self, value: float) -> bool:
         return value > self.threshold if self.above else value < self.threshold
 
+    @property
+    def measure(self) -> str:
+        """What its trigger values are: readings of its kind."""
+        return self.kind
+
+
+@dataclass(frozen=True)
+class DetectionRule:
+    """A rule over camera detections: a detection of `label` with a confidence of at least
+    `min_confidence` (and a count of at least `min_count`, when above 0) triggers it. Its trigger's
+    value is the detection's confidence."""
+
+    id: str
+    type: str
+    label: str
+    min_confidence: float
+    min_count: int
+    severity: Severity
+    description: str
+    cooldown_s: float = DEFAULT_COOLDOWN_S
+    kind: str = "camera"
+
+    @property
+    def threshold(self) -> float:
+        return self.min_confidence
+
+    @property
+    def above(self) -> bool:
+        return True
+
+    @property
+    def measure(self) -> str:
+        return "confidence"
+
+    def matches(self, label: str, confidence: float, count: int) -> bool:
+        return label == self.label and confidence >= self.min_confidence and count >= self.min_count
+
+
+AnyRule = Rule | DetectionRule
+"""What a trigger names: a rule over readings or over detections."""
+
 
 @dataclass(frozen=True)
 class Correlation:
@@ -114,12 +163,19 @@ DEFAULT_SLA = {
 @dataclass(frozen=True)
 class RuleSet:
     rules: tuple[Rule, ...]
+    """The rules over readings (TELEMETRY), in the file's order."""
     correlation: Correlation = Correlation()
     sla: dict[Severity, Sla] = field(default_factory=lambda: dict(DEFAULT_SLA))
     source: str = BUILTIN
+    detections: tuple[DetectionRule, ...] = ()
+    """The rules over camera detections (EVENTS), in the file's order."""
 
-    def rule(self, rule_id: str) -> Rule | None:
-        return next((r for r in self.rules if r.id == rule_id), None)
+    def rule(self, rule_id: str) -> AnyRule | None:
+        return next((r for r in self.all() if r.id == rule_id), None)
+
+    def all(self) -> tuple[AnyRule, ...]:
+        """Every rule: those over readings, then those over detections."""
+        return (*self.rules, *self.detections)
 
 
 def _number(where: str, name: str, value: Any, *, positive: bool = False, minimum: float = 0.0) -> float:
@@ -149,10 +205,22 @@ def _mapping(
 RULE_KEYS = frozenset(
     ("id", "type", "kind", "aggregate", "window_s", "above", "below", "severity", "description", "cooldown_s")
 )
+DETECTION_KEYS = frozenset(
+    ("id", "type", "detection", "min_confidence", "min_count", "severity", "description", "cooldown_s")
+)
 
 
-def _rule(where: str, raw: Any) -> Rule:
-    d = _mapping(where, raw, RULE_KEYS, {"id", "type", "kind", "severity"})
+def _severity(where: str, value: Any) -> Severity:
+    try:
+        return Severity.parse(str(value))
+    except KeyError:
+        raise RulesError(
+            f"{where}: severity {value!r}; one of {', '.join(s.label for s in Severity)}"
+        ) from None
+
+
+def _head(where: str, d: dict[str, Any]) -> tuple[str, str, str]:
+    """(where, id, type) of a rule, both checked."""
     rule_id = str(d["id"])
     if not RULE_ID.match(rule_id):
         raise RulesError(f"{where}: id {rule_id!r}: 1 to 64 letters, digits, '.', '_' or '-'")
@@ -160,6 +228,43 @@ def _rule(where: str, raw: Any) -> Rule:
     kind_type = str(d["type"])
     if not TYPE.match(kind_type):
         raise RulesError(f"{where}: type {kind_type!r}: lowercase letters, digits and dashes")
+    return where, rule_id, kind_type
+
+
+def _detection_rule(where: str, raw: dict[str, Any]) -> DetectionRule:
+    d = _mapping(where, raw, DETECTION_KEYS, {"id", "type", "detection", "min_confidence", "severity"})
+    where, rule_id, kind_type = _head(where, d)
+    label = str(d["detection"])
+    if label not in DETECTION_LABELS:
+        raise RulesError(f"{where}: detection {d['detection']!r}; one of {', '.join(DETECTION_LABELS)}")
+    confidence = _number(where, "min_confidence", d["min_confidence"])
+    if confidence > 1:
+        raise RulesError(f"{where}: min_confidence {confidence:g} can never trigger: confidences lie in 0..1")
+    raw_count = d.get("min_count", 0)
+    if isinstance(raw_count, bool) or not isinstance(raw_count, int) or raw_count < 0:
+        raise RulesError(f"{where}: min_count must be a whole number of at least 0, not {raw_count!r}")
+    if raw_count > KINDS["camera"].high:
+        raise RulesError(
+            f"{where}: min_count {raw_count} can never trigger: a camera counts at most {KINDS['camera'].high:g}"
+        )
+    severity = _severity(where, d["severity"])
+    description = str(d.get("description") or "").strip()
+    if not description:
+        counted = f", {raw_count} or more" if raw_count else ""
+        description = f"{label.replace('_', ' ')} seen by a camera{counted} (confidence ≥ {confidence:g})"
+    cooldown = _number(where, "cooldown_s", d.get("cooldown_s", DEFAULT_COOLDOWN_S))
+    return DetectionRule(rule_id, kind_type, label, confidence, raw_count, severity, description, cooldown)
+
+
+def _rule(where: str, raw: Any) -> AnyRule:
+    if isinstance(raw, dict) and "detection" in raw:
+        if "kind" in raw:
+            raise RulesError(
+                f"{where}: give kind (a rule over readings) or detection (a rule over camera detections), not both"
+            )
+        return _detection_rule(where, raw)
+    d = _mapping(where, raw, RULE_KEYS, {"id", "type", "kind", "severity"})
+    where, rule_id, kind_type = _head(where, d)
     kind = KINDS.get(str(d["kind"]))
     if kind is None:
         raise RulesError(f"{where}: kind {d['kind']!r}; one of {', '.join(KINDS)}")
@@ -191,12 +296,7 @@ def _rule(where: str, raw: Any) -> Rule:
             f"{where}: {'above' if above else 'below'} {threshold:g} can never trigger: {kind.name} readings "
             f"({kind.quantity}) lie in {kind.low:g}..{kind.high:g} {kind.unit}"
         )
-    try:
-        severity = Severity.parse(str(d["severity"]))
-    except KeyError:
-        raise RulesError(
-            f"{where}: severity {d['severity']!r}; one of {', '.join(s.label for s in Severity)}"
-        ) from None
+    severity = _severity(where, d["severity"])
     description = str(d.get("description") or "").strip()
     if not description:
         window_text = f" {window:g} s {aggregate.value}" if window else ""
@@ -247,7 +347,13 @@ def parse(text: str, source: str = BUILTIN) -> RuleSet:
             if resolve < ack:
                 raise RulesError(f"{where}: resolve_s ({resolve:g}) is shorter than acknowledge_s ({ack:g})")
             sla[Severity.parse(name)] = Sla(ack, resolve)
-    return RuleSet(rules, correlation, sla, source)
+    return RuleSet(
+        tuple(r for r in rules if isinstance(r, Rule)),
+        correlation,
+        sla,
+        source,
+        tuple(r for r in rules if isinstance(r, DetectionRule)),
+    )
 
 
 def builtin() -> RuleSet:

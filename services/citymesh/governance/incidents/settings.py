@@ -11,7 +11,7 @@ class IncidentSettings(ServiceSettings):
     incident_rules: str = Field(
         "",
         description="YAML file of the incident rules (format in docs/governance.md); empty: the built-in "
-        "rules (PM2.5, water level, crowds).",
+        "rules (PM2.5, water level, crowds, camera detections).",
     )
     compute_address: str = Field(
         "",

@@ -3,8 +3,9 @@ created once and then changed only by compare-and-set on the revision that was r
 writers can never both move one incident.
 
 A watch of the bucket keeps a view of every incident in memory (what lists, statistics and
-correlation read) and tells watchers of each change; this process's own writes are applied to it
-at once, and a late watch update never overwrites a newer revision.
+correlation read) and tells watchers of each change of an incident (a new version: clearing its
+outbox is no change to watch); this process's own writes are applied to it at once, and a late
+watch update never overwrites a newer revision.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ class IncidentStore:
         if current is not None and current[0] >= revision:
             return
         self._view[incident.id] = (revision, incident)
+        if current is not None and current[1].version == incident.version:
+            return  # its outbox relayed: nothing a watcher sees changed
         for listener in list(self._listeners):
             listener(incident)
 
@@ -80,6 +83,10 @@ class IncidentStore:
     def incidents(self) -> list[Incident]:
         """Every incident, as the view has it now."""
         return [incident for _, incident in self._view.values()]
+
+    def pending(self) -> list[Incident]:
+        """The incidents whose outbox holds events, as the view has them now."""
+        return [incident for _, incident in self._view.values() if incident.outbox]
 
     async def get(self, incident_id: str) -> tuple[Incident, int] | None:
         """The incident as stored now, with its revision; None if there is none."""

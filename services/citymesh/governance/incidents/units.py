@@ -47,7 +47,7 @@ class Unit:
 TYPES_OF = {
     "environment": frozenset({"air-quality", "noise"}),
     "water": frozenset({"flood"}),
-    "public-security": frozenset({"crowd", "traffic"}),
+    "public-security": frozenset({"crowd", "traffic", "parking"}),
     "emergency": frozenset({ANY}),
 }
 """What each specialty is responsible for."""

@@ -3,12 +3,53 @@ import datetime
 from citymesh.api.common.v1 import common_pb2 as _common_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class DetectionLabel(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DETECTION_LABEL_UNSPECIFIED: _ClassVar[DetectionLabel]
+    DETECTION_LABEL_FIRE: _ClassVar[DetectionLabel]
+    DETECTION_LABEL_SMOKE: _ClassVar[DetectionLabel]
+    DETECTION_LABEL_CROWD: _ClassVar[DetectionLabel]
+    DETECTION_LABEL_VEHICLE_ACCIDENT: _ClassVar[DetectionLabel]
+    DETECTION_LABEL_ILLEGAL_PARKING: _ClassVar[DetectionLabel]
+    DETECTION_LABEL_FLOODING_ROAD: _ClassVar[DetectionLabel]
+    DETECTION_LABEL_PERSON_FALLEN: _ClassVar[DetectionLabel]
+
+class DetectionRejectionReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DETECTION_REJECTION_REASON_UNSPECIFIED: _ClassVar[DetectionRejectionReason]
+    DETECTION_REJECTION_REASON_UNKNOWN_DEVICE: _ClassVar[DetectionRejectionReason]
+    DETECTION_REJECTION_REASON_NOT_A_CAMERA: _ClassVar[DetectionRejectionReason]
+    DETECTION_REJECTION_REASON_UNKNOWN_LABEL: _ClassVar[DetectionRejectionReason]
+    DETECTION_REJECTION_REASON_CONFIDENCE_OUT_OF_RANGE: _ClassVar[DetectionRejectionReason]
+    DETECTION_REJECTION_REASON_FUTURE_TIMESTAMP: _ClassVar[DetectionRejectionReason]
+    DETECTION_REJECTION_REASON_TOO_OLD: _ClassVar[DetectionRejectionReason]
+    DETECTION_REJECTION_REASON_COUNT_OUT_OF_RANGE: _ClassVar[DetectionRejectionReason]
+    DETECTION_REJECTION_REASON_BAD_BOUNDING_BOX: _ClassVar[DetectionRejectionReason]
+DETECTION_LABEL_UNSPECIFIED: DetectionLabel
+DETECTION_LABEL_FIRE: DetectionLabel
+DETECTION_LABEL_SMOKE: DetectionLabel
+DETECTION_LABEL_CROWD: DetectionLabel
+DETECTION_LABEL_VEHICLE_ACCIDENT: DetectionLabel
+DETECTION_LABEL_ILLEGAL_PARKING: DetectionLabel
+DETECTION_LABEL_FLOODING_ROAD: DetectionLabel
+DETECTION_LABEL_PERSON_FALLEN: DetectionLabel
+DETECTION_REJECTION_REASON_UNSPECIFIED: DetectionRejectionReason
+DETECTION_REJECTION_REASON_UNKNOWN_DEVICE: DetectionRejectionReason
+DETECTION_REJECTION_REASON_NOT_A_CAMERA: DetectionRejectionReason
+DETECTION_REJECTION_REASON_UNKNOWN_LABEL: DetectionRejectionReason
+DETECTION_REJECTION_REASON_CONFIDENCE_OUT_OF_RANGE: DetectionRejectionReason
+DETECTION_REJECTION_REASON_FUTURE_TIMESTAMP: DetectionRejectionReason
+DETECTION_REJECTION_REASON_TOO_OLD: DetectionRejectionReason
+DETECTION_REJECTION_REASON_COUNT_OUT_OF_RANGE: DetectionRejectionReason
+DETECTION_REJECTION_REASON_BAD_BOUNDING_BOX: DetectionRejectionReason
 
 class Device(_message.Message):
     __slots__ = ("device_id", "kind", "position", "owner_tenant", "district", "registered_at")
@@ -143,17 +184,89 @@ class GetIngestStatsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetIngestStatsResponse(_message.Message):
-    __slots__ = ("batches", "readings_accepted", "readings_rejected", "duplicate_batches", "batches_failed", "devices")
+    __slots__ = ("batches", "readings_accepted", "readings_rejected", "duplicate_batches", "batches_failed", "devices", "detections_accepted", "detections_rejected")
     BATCHES_FIELD_NUMBER: _ClassVar[int]
     READINGS_ACCEPTED_FIELD_NUMBER: _ClassVar[int]
     READINGS_REJECTED_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_BATCHES_FIELD_NUMBER: _ClassVar[int]
     BATCHES_FAILED_FIELD_NUMBER: _ClassVar[int]
     DEVICES_FIELD_NUMBER: _ClassVar[int]
+    DETECTIONS_ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    DETECTIONS_REJECTED_FIELD_NUMBER: _ClassVar[int]
     batches: int
     readings_accepted: int
     readings_rejected: int
     duplicate_batches: int
     batches_failed: int
     devices: int
-    def __init__(self, batches: _Optional[int] = ..., readings_accepted: _Optional[int] = ..., readings_rejected: _Optional[int] = ..., duplicate_batches: _Optional[int] = ..., batches_failed: _Optional[int] = ..., devices: _Optional[int] = ...) -> None: ...
+    detections_accepted: int
+    detections_rejected: int
+    def __init__(self, batches: _Optional[int] = ..., readings_accepted: _Optional[int] = ..., readings_rejected: _Optional[int] = ..., duplicate_batches: _Optional[int] = ..., batches_failed: _Optional[int] = ..., devices: _Optional[int] = ..., detections_accepted: _Optional[int] = ..., detections_rejected: _Optional[int] = ...) -> None: ...
+
+class BoundingBox(_message.Message):
+    __slots__ = ("x", "y", "width", "height")
+    X_FIELD_NUMBER: _ClassVar[int]
+    Y_FIELD_NUMBER: _ClassVar[int]
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    x: float
+    y: float
+    width: float
+    height: float
+    def __init__(self, x: _Optional[float] = ..., y: _Optional[float] = ..., width: _Optional[float] = ..., height: _Optional[float] = ...) -> None: ...
+
+class Detection(_message.Message):
+    __slots__ = ("device_id", "time_unix_ms", "label", "confidence", "count", "box")
+    DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    TIME_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    BOX_FIELD_NUMBER: _ClassVar[int]
+    device_id: str
+    time_unix_ms: int
+    label: DetectionLabel
+    confidence: float
+    count: int
+    box: BoundingBox
+    def __init__(self, device_id: _Optional[str] = ..., time_unix_ms: _Optional[int] = ..., label: _Optional[_Union[DetectionLabel, str]] = ..., confidence: _Optional[float] = ..., count: _Optional[int] = ..., box: _Optional[_Union[BoundingBox, _Mapping]] = ...) -> None: ...
+
+class DetectionBatch(_message.Message):
+    __slots__ = ("batch_id", "detections")
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    DETECTIONS_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    detections: _containers.RepeatedCompositeFieldContainer[Detection]
+    def __init__(self, batch_id: _Optional[str] = ..., detections: _Optional[_Iterable[_Union[Detection, _Mapping]]] = ...) -> None: ...
+
+class DetectionRejection(_message.Message):
+    __slots__ = ("index", "device_id", "reason", "message")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    device_id: str
+    reason: DetectionRejectionReason
+    message: str
+    def __init__(self, index: _Optional[int] = ..., device_id: _Optional[str] = ..., reason: _Optional[_Union[DetectionRejectionReason, str]] = ..., message: _Optional[str] = ...) -> None: ...
+
+class ReportDetectionsRequest(_message.Message):
+    __slots__ = ("batch",)
+    BATCH_FIELD_NUMBER: _ClassVar[int]
+    batch: DetectionBatch
+    def __init__(self, batch: _Optional[_Union[DetectionBatch, _Mapping]] = ...) -> None: ...
+
+class ReportDetectionsResponse(_message.Message):
+    __slots__ = ("batch_id", "accepted", "rejected", "rejections", "duplicate")
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    REJECTIONS_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    accepted: int
+    rejected: int
+    rejections: _containers.RepeatedCompositeFieldContainer[DetectionRejection]
+    duplicate: bool
+    def __init__(self, batch_id: _Optional[str] = ..., accepted: _Optional[int] = ..., rejected: _Optional[int] = ..., rejections: _Optional[_Iterable[_Union[DetectionRejection, _Mapping]]] = ..., duplicate: _Optional[bool] = ...) -> None: ...

@@ -71,6 +71,11 @@ class CollectionServiceStub:
                 request_serializer=citymesh_dot_collection_dot_v1_dot_collection__pb2.GetIngestStatsRequest.SerializeToString,
                 response_deserializer=citymesh_dot_collection_dot_v1_dot_collection__pb2.GetIngestStatsResponse.FromString,
                 _registered_method=True)
+        self.ReportDetections = channel.unary_unary(
+                '/citymesh.collection.v1.CollectionService/ReportDetections',
+                request_serializer=citymesh_dot_collection_dot_v1_dot_collection__pb2.ReportDetectionsRequest.SerializeToString,
+                response_deserializer=citymesh_dot_collection_dot_v1_dot_collection__pb2.ReportDetectionsResponse.FromString,
+                _registered_method=True)
 
 
 class CollectionServiceServicer:
@@ -134,6 +139,22 @@ class CollectionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReportDetections(self, request, context):
+        """Reports what cameras' AI detected (fire, a crowd, an accident, ...), a batch at a time, and
+        answers once the accepted detections are durable on the EVENTS stream, as JSON on
+        `events.detection.<district>` (one message per sub-district of the batch, Nats-Msg-Id
+        `detection-<batch_id>/<district>`: a batch sent again within the dedup window is stored once).
+        Each detection is checked on its own: an unknown device (or, for a tenant, one it may not
+        feed: another district's, not its own), a device that is no camera, an unknown label, a
+        confidence outside 0..1, a time too far in the future or too old, a count or box out of range
+        are listed in the response while the good detections beside them are stored. A malformed
+        batch (bad batch_id, more than 1000 detections) is INVALID_ARGUMENT. A tenant may report as
+        many detections per second as it may ingest readings, counted apart (RESOURCE_EXHAUSTED beyond).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CollectionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -171,6 +192,11 @@ def add_CollectionServiceServicer_to_server(servicer, server):
                     servicer.GetIngestStats,
                     request_deserializer=citymesh_dot_collection_dot_v1_dot_collection__pb2.GetIngestStatsRequest.FromString,
                     response_serializer=citymesh_dot_collection_dot_v1_dot_collection__pb2.GetIngestStatsResponse.SerializeToString,
+            ),
+            'ReportDetections': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportDetections,
+                    request_deserializer=citymesh_dot_collection_dot_v1_dot_collection__pb2.ReportDetectionsRequest.FromString,
+                    response_serializer=citymesh_dot_collection_dot_v1_dot_collection__pb2.ReportDetectionsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -364,6 +390,33 @@ class CollectionService:
             '/citymesh.collection.v1.CollectionService/GetIngestStats',
             citymesh_dot_collection_dot_v1_dot_collection__pb2.GetIngestStatsRequest.SerializeToString,
             citymesh_dot_collection_dot_v1_dot_collection__pb2.GetIngestStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportDetections(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/citymesh.collection.v1.CollectionService/ReportDetections',
+            citymesh_dot_collection_dot_v1_dot_collection__pb2.ReportDetectionsRequest.SerializeToString,
+            citymesh_dot_collection_dot_v1_dot_collection__pb2.ReportDetectionsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -296,3 +296,29 @@ class ListGrantsResponse(_message.Message):
     GRANTS_FIELD_NUMBER: _ClassVar[int]
     grants: _containers.RepeatedCompositeFieldContainer[Grant]
     def __init__(self, grants: _Optional[_Iterable[_Union[Grant, _Mapping]]] = ...) -> None: ...
+
+class ExportReadingsRequest(_message.Message):
+    __slots__ = ("time_range", "filter", "dataset_id", "limit", "batch_rows")
+    TIME_RANGE_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    BATCH_ROWS_FIELD_NUMBER: _ClassVar[int]
+    time_range: _common_pb2.TimeRange
+    filter: ReadingFilter
+    dataset_id: str
+    limit: int
+    batch_rows: int
+    def __init__(self, time_range: _Optional[_Union[_common_pb2.TimeRange, _Mapping]] = ..., filter: _Optional[_Union[ReadingFilter, _Mapping]] = ..., dataset_id: _Optional[str] = ..., limit: _Optional[int] = ..., batch_rows: _Optional[int] = ...) -> None: ...
+
+class ExportReadingsResponse(_message.Message):
+    __slots__ = ("arrow_ipc", "rows_sent", "rows_total", "truncated")
+    ARROW_IPC_FIELD_NUMBER: _ClassVar[int]
+    ROWS_SENT_FIELD_NUMBER: _ClassVar[int]
+    ROWS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    arrow_ipc: bytes
+    rows_sent: int
+    rows_total: int
+    truncated: bool
+    def __init__(self, arrow_ipc: _Optional[bytes] = ..., rows_sent: _Optional[int] = ..., rows_total: _Optional[int] = ..., truncated: _Optional[bool] = ...) -> None: ...

@@ -91,6 +91,11 @@ class ExchangeServiceStub:
                 request_serializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.ListGrantsRequest.SerializeToString,
                 response_deserializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.ListGrantsResponse.FromString,
                 _registered_method=True)
+        self.ExportReadings = channel.unary_stream(
+                '/citymesh.exchange.v1.ExchangeService/ExportReadings',
+                request_serializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.ExportReadingsRequest.SerializeToString,
+                response_deserializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.ExportReadingsResponse.FromString,
+                _registered_method=True)
 
 
 class ExchangeServiceServicer:
@@ -181,6 +186,33 @@ class ExchangeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportReadings(self, request, context):
+        """Streams the raw readings of a time range, in bulk, as Apache Arrow: those a filter or a
+        dataset selects, read under Query's rules (the caller's own sub-district, public datasets,
+        anything else through a live grant; audited the same way) and counted against the same rate
+        (CITYMESH_TENANT_QUERIES_PER_S). The export holds the readings stored when it began.
+
+        The `arrow_ipc` bytes of the responses, concatenated in order, are one Arrow IPC stream
+        (the Arrow columnar format's "IPC streaming format"): the first response carries the schema
+        message, each following one a record batch message, the last the end-of-stream marker. Each
+        is one complete encapsulated IPC message, so a client may decode them as they arrive
+        (pyarrow: `pa.ipc.open_stream` over the concatenation, or `read_schema` /
+        `read_record_batch` per message). Columns, in this order:
+
+        device_id  utf8, not null                   the device
+        time       timestamp[ms, tz=UTC], not null  when the reading was measured
+        value      float64, not null                in the kind's unit (the schema's metadata key
+        `citymesh.units` maps each kind to its unit, JSON)
+        kind       utf8, null when not known        camera, air, noise, water, traffic, temperature
+        district   utf8, null when not known        gouzhao, fengyang, wutong, shifo, shuangqiao
+
+        Rows are ordered by time, then device_id. A stream read through a grant ends
+        (PERMISSION_DENIED) when the grant expires or is revoked.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ExchangeServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -233,6 +265,11 @@ def add_ExchangeServiceServicer_to_server(servicer, server):
                     servicer.ListGrants,
                     request_deserializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.ListGrantsRequest.FromString,
                     response_serializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.ListGrantsResponse.SerializeToString,
+            ),
+            'ExportReadings': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportReadings,
+                    request_deserializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.ExportReadingsRequest.FromString,
+                    response_serializer=citymesh_dot_exchange_dot_v1_dot_exchange__pb2.ExportReadingsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -512,6 +549,33 @@ class ExchangeService:
             '/citymesh.exchange.v1.ExchangeService/ListGrants',
             citymesh_dot_exchange_dot_v1_dot_exchange__pb2.ListGrantsRequest.SerializeToString,
             citymesh_dot_exchange_dot_v1_dot_exchange__pb2.ListGrantsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportReadings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/citymesh.exchange.v1.ExchangeService/ExportReadings',
+            citymesh_dot_exchange_dot_v1_dot_exchange__pb2.ExportReadingsRequest.SerializeToString,
+            citymesh_dot_exchange_dot_v1_dot_exchange__pb2.ExportReadingsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -399,6 +399,102 @@ class QueryDataResponse(_message.Message):
     result: _exchange_pb2.QueryResponse
     def __init__(self, result: _Optional[_Union[_exchange_pb2.QueryResponse, _Mapping]] = ...) -> None: ...
 
+class ExportReadingsRequest(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: _exchange_pb2.ExportReadingsRequest
+    def __init__(self, request: _Optional[_Union[_exchange_pb2.ExportReadingsRequest, _Mapping]] = ...) -> None: ...
+
+class ExportReadingsResponse(_message.Message):
+    __slots__ = ("chunk",)
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    chunk: _exchange_pb2.ExportReadingsResponse
+    def __init__(self, chunk: _Optional[_Union[_exchange_pb2.ExportReadingsResponse, _Mapping]] = ...) -> None: ...
+
+class PublishDatasetRequest(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: _exchange_pb2.PublishDatasetRequest
+    def __init__(self, request: _Optional[_Union[_exchange_pb2.PublishDatasetRequest, _Mapping]] = ...) -> None: ...
+
+class PublishDatasetResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _exchange_pb2.PublishDatasetResponse
+    def __init__(self, result: _Optional[_Union[_exchange_pb2.PublishDatasetResponse, _Mapping]] = ...) -> None: ...
+
+class ListDatasetsRequest(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: _exchange_pb2.ListDatasetsRequest
+    def __init__(self, request: _Optional[_Union[_exchange_pb2.ListDatasetsRequest, _Mapping]] = ...) -> None: ...
+
+class ListDatasetsResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _exchange_pb2.ListDatasetsResponse
+    def __init__(self, result: _Optional[_Union[_exchange_pb2.ListDatasetsResponse, _Mapping]] = ...) -> None: ...
+
+class RequestAccessRequest(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: _exchange_pb2.RequestAccessRequest
+    def __init__(self, request: _Optional[_Union[_exchange_pb2.RequestAccessRequest, _Mapping]] = ...) -> None: ...
+
+class RequestAccessResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _exchange_pb2.RequestAccessResponse
+    def __init__(self, result: _Optional[_Union[_exchange_pb2.RequestAccessResponse, _Mapping]] = ...) -> None: ...
+
+class GrantAccessRequest(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: _exchange_pb2.GrantAccessRequest
+    def __init__(self, request: _Optional[_Union[_exchange_pb2.GrantAccessRequest, _Mapping]] = ...) -> None: ...
+
+class GrantAccessResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _exchange_pb2.GrantAccessResponse
+    def __init__(self, result: _Optional[_Union[_exchange_pb2.GrantAccessResponse, _Mapping]] = ...) -> None: ...
+
+class DenyAccessRequest(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: _exchange_pb2.DenyAccessRequest
+    def __init__(self, request: _Optional[_Union[_exchange_pb2.DenyAccessRequest, _Mapping]] = ...) -> None: ...
+
+class DenyAccessResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _exchange_pb2.DenyAccessResponse
+    def __init__(self, result: _Optional[_Union[_exchange_pb2.DenyAccessResponse, _Mapping]] = ...) -> None: ...
+
+class RevokeGrantRequest(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: _exchange_pb2.RevokeGrantRequest
+    def __init__(self, request: _Optional[_Union[_exchange_pb2.RevokeGrantRequest, _Mapping]] = ...) -> None: ...
+
+class RevokeGrantResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _exchange_pb2.RevokeGrantResponse
+    def __init__(self, result: _Optional[_Union[_exchange_pb2.RevokeGrantResponse, _Mapping]] = ...) -> None: ...
+
+class ListGrantsRequest(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: _exchange_pb2.ListGrantsRequest
+    def __init__(self, request: _Optional[_Union[_exchange_pb2.ListGrantsRequest, _Mapping]] = ...) -> None: ...
+
+class ListGrantsResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _exchange_pb2.ListGrantsResponse
+    def __init__(self, result: _Optional[_Union[_exchange_pb2.ListGrantsResponse, _Mapping]] = ...) -> None: ...
+
 class ListKernelsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

@@ -127,6 +127,46 @@ class PeakServiceStub:
                 request_serializer=citymesh_dot_peak_dot_v1_dot_peak__pb2.QueryDataRequest.SerializeToString,
                 response_deserializer=citymesh_dot_peak_dot_v1_dot_peak__pb2.QueryDataResponse.FromString,
                 _registered_method=True)
+        self.ExportReadings = channel.unary_stream(
+                '/citymesh.peak.v1.PeakService/ExportReadings',
+                request_serializer=citymesh_dot_peak_dot_v1_dot_peak__pb2.ExportReadingsRequest.SerializeToString,
+                response_deserializer=citymesh_dot_peak_dot_v1_dot_peak__pb2.ExportReadingsResponse.FromString,
+                _registered_method=True)
+        self.PublishDataset = channel.unary_unary(
+                '/citymesh.peak.v1.PeakService/PublishDataset',
+                request_serializer=citymesh_dot_peak_dot_v1_dot_peak__pb2.PublishDatasetRequest.SerializeToString,
+                response_deserializer=citymesh_dot_peak_dot_v1_dot_peak__pb2.PublishDatasetResponse.FromString,
+                _registered_method=True)
+        self.ListDatasets = channel.unary_unary(
+                '/citymesh.peak.v1.PeakService/ListDatasets',
+                request_serializer=citymesh_dot_peak_dot_v1_dot_peak__pb2.ListDatasetsRequest.SerializeToString,
+                response_deserializer=citymesh_dot_peak_dot_v1_dot_peak__pb2.ListDatasetsResponse.FromString,
+                _registered_method=True)
+        self.RequestAccess = channel.unary_unary(
+                '/citymesh.peak.v1.PeakService/RequestAccess',
+                request_serializer=citymesh_dot_peak_dot_v1_dot_peak__pb2.RequestAccessRequest.SerializeToString,
+                response_deserializer=citymesh_dot_peak_dot_v1_dot_peak__pb2.RequestAccessResponse.FromString,
+                _registered_method=True)
+        self.GrantAccess = channel.unary_unary(
+                '/citymesh.peak.v1.PeakService/GrantAccess',
+                request_serializer=citymesh_dot_peak_dot_v1_dot_peak__pb2.GrantAccessRequest.SerializeToString,
+                response_deserializer=citymesh_dot_peak_dot_v1_dot_peak__pb2.GrantAccessResponse.FromString,
+                _registered_method=True)
+        self.DenyAccess = channel.unary_unary(
+                '/citymesh.peak.v1.PeakService/DenyAccess',
+                request_serializer=citymesh_dot_peak_dot_v1_dot_peak__pb2.DenyAccessRequest.SerializeToString,
+                response_deserializer=citymesh_dot_peak_dot_v1_dot_peak__pb2.DenyAccessResponse.FromString,
+                _registered_method=True)
+        self.RevokeGrant = channel.unary_unary(
+                '/citymesh.peak.v1.PeakService/RevokeGrant',
+                request_serializer=citymesh_dot_peak_dot_v1_dot_peak__pb2.RevokeGrantRequest.SerializeToString,
+                response_deserializer=citymesh_dot_peak_dot_v1_dot_peak__pb2.RevokeGrantResponse.FromString,
+                _registered_method=True)
+        self.ListGrants = channel.unary_unary(
+                '/citymesh.peak.v1.PeakService/ListGrants',
+                request_serializer=citymesh_dot_peak_dot_v1_dot_peak__pb2.ListGrantsRequest.SerializeToString,
+                response_deserializer=citymesh_dot_peak_dot_v1_dot_peak__pb2.ListGrantsResponse.FromString,
+                _registered_method=True)
         self.ListKernels = channel.unary_unary(
                 '/citymesh.peak.v1.PeakService/ListKernels',
                 request_serializer=citymesh_dot_peak_dot_v1_dot_peak__pb2.ListKernelsRequest.SerializeToString,
@@ -306,6 +346,74 @@ class PeakServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportReadings(self, request, context):
+        """Streams raw readings as Arrow through the exchange with the caller's identity (see
+        ExchangeService.ExportReadings for the format): the tenant's own sub-district's, and datasets
+        granted to it. An export naming no sub-district and no dataset is for the peak's own. Each
+        response carries the exchange's as it came.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PublishDataset(self, request, context):
+        """Data sharing, through the exchange's catalog with the caller's identity (the exchange decides
+        and audits; a refusal comes back with its status, prefixed `exchange: `). Each takes and
+        returns the exchange's own messages; an unset request is the exchange's empty request.
+
+        Publishes or changes a dataset of the tenant's sub-district (see
+        ExchangeService.PublishDataset).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDatasets(self, request, context):
+        """The catalog's datasets the tenant may see (see ExchangeService.ListDatasets).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RequestAccess(self, request, context):
+        """Asks another tenant (or the zone) for read access to a dataset, with a purpose (see
+        ExchangeService.RequestAccess).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GrantAccess(self, request, context):
+        """Grants another tenant read access to one of the tenant's datasets until an expiry (see
+        ExchangeService.GrantAccess).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DenyAccess(self, request, context):
+        """Turns down a pending request on one of the tenant's datasets (see
+        ExchangeService.DenyAccess).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeGrant(self, request, context):
+        """Ends a grant on one of the tenant's datasets before its expiry (see
+        ExchangeService.RevokeGrant).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListGrants(self, request, context):
+        """The grants and requests the tenant is party to (see ExchangeService.ListGrants).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListKernels(self, request, context):
         """The kernels of the supercomputing center this peak's theme offers.
         """
@@ -440,6 +548,46 @@ def add_PeakServiceServicer_to_server(servicer, server):
                     servicer.QueryData,
                     request_deserializer=citymesh_dot_peak_dot_v1_dot_peak__pb2.QueryDataRequest.FromString,
                     response_serializer=citymesh_dot_peak_dot_v1_dot_peak__pb2.QueryDataResponse.SerializeToString,
+            ),
+            'ExportReadings': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportReadings,
+                    request_deserializer=citymesh_dot_peak_dot_v1_dot_peak__pb2.ExportReadingsRequest.FromString,
+                    response_serializer=citymesh_dot_peak_dot_v1_dot_peak__pb2.ExportReadingsResponse.SerializeToString,
+            ),
+            'PublishDataset': grpc.unary_unary_rpc_method_handler(
+                    servicer.PublishDataset,
+                    request_deserializer=citymesh_dot_peak_dot_v1_dot_peak__pb2.PublishDatasetRequest.FromString,
+                    response_serializer=citymesh_dot_peak_dot_v1_dot_peak__pb2.PublishDatasetResponse.SerializeToString,
+            ),
+            'ListDatasets': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDatasets,
+                    request_deserializer=citymesh_dot_peak_dot_v1_dot_peak__pb2.ListDatasetsRequest.FromString,
+                    response_serializer=citymesh_dot_peak_dot_v1_dot_peak__pb2.ListDatasetsResponse.SerializeToString,
+            ),
+            'RequestAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestAccess,
+                    request_deserializer=citymesh_dot_peak_dot_v1_dot_peak__pb2.RequestAccessRequest.FromString,
+                    response_serializer=citymesh_dot_peak_dot_v1_dot_peak__pb2.RequestAccessResponse.SerializeToString,
+            ),
+            'GrantAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.GrantAccess,
+                    request_deserializer=citymesh_dot_peak_dot_v1_dot_peak__pb2.GrantAccessRequest.FromString,
+                    response_serializer=citymesh_dot_peak_dot_v1_dot_peak__pb2.GrantAccessResponse.SerializeToString,
+            ),
+            'DenyAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.DenyAccess,
+                    request_deserializer=citymesh_dot_peak_dot_v1_dot_peak__pb2.DenyAccessRequest.FromString,
+                    response_serializer=citymesh_dot_peak_dot_v1_dot_peak__pb2.DenyAccessResponse.SerializeToString,
+            ),
+            'RevokeGrant': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeGrant,
+                    request_deserializer=citymesh_dot_peak_dot_v1_dot_peak__pb2.RevokeGrantRequest.FromString,
+                    response_serializer=citymesh_dot_peak_dot_v1_dot_peak__pb2.RevokeGrantResponse.SerializeToString,
+            ),
+            'ListGrants': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListGrants,
+                    request_deserializer=citymesh_dot_peak_dot_v1_dot_peak__pb2.ListGrantsRequest.FromString,
+                    response_serializer=citymesh_dot_peak_dot_v1_dot_peak__pb2.ListGrantsResponse.SerializeToString,
             ),
             'ListKernels': grpc.unary_unary_rpc_method_handler(
                     servicer.ListKernels,
@@ -922,6 +1070,222 @@ class PeakService:
             '/citymesh.peak.v1.PeakService/QueryData',
             citymesh_dot_peak_dot_v1_dot_peak__pb2.QueryDataRequest.SerializeToString,
             citymesh_dot_peak_dot_v1_dot_peak__pb2.QueryDataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportReadings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/citymesh.peak.v1.PeakService/ExportReadings',
+            citymesh_dot_peak_dot_v1_dot_peak__pb2.ExportReadingsRequest.SerializeToString,
+            citymesh_dot_peak_dot_v1_dot_peak__pb2.ExportReadingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PublishDataset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/citymesh.peak.v1.PeakService/PublishDataset',
+            citymesh_dot_peak_dot_v1_dot_peak__pb2.PublishDatasetRequest.SerializeToString,
+            citymesh_dot_peak_dot_v1_dot_peak__pb2.PublishDatasetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDatasets(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/citymesh.peak.v1.PeakService/ListDatasets',
+            citymesh_dot_peak_dot_v1_dot_peak__pb2.ListDatasetsRequest.SerializeToString,
+            citymesh_dot_peak_dot_v1_dot_peak__pb2.ListDatasetsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/citymesh.peak.v1.PeakService/RequestAccess',
+            citymesh_dot_peak_dot_v1_dot_peak__pb2.RequestAccessRequest.SerializeToString,
+            citymesh_dot_peak_dot_v1_dot_peak__pb2.RequestAccessResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GrantAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/citymesh.peak.v1.PeakService/GrantAccess',
+            citymesh_dot_peak_dot_v1_dot_peak__pb2.GrantAccessRequest.SerializeToString,
+            citymesh_dot_peak_dot_v1_dot_peak__pb2.GrantAccessResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DenyAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/citymesh.peak.v1.PeakService/DenyAccess',
+            citymesh_dot_peak_dot_v1_dot_peak__pb2.DenyAccessRequest.SerializeToString,
+            citymesh_dot_peak_dot_v1_dot_peak__pb2.DenyAccessResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeGrant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/citymesh.peak.v1.PeakService/RevokeGrant',
+            citymesh_dot_peak_dot_v1_dot_peak__pb2.RevokeGrantRequest.SerializeToString,
+            citymesh_dot_peak_dot_v1_dot_peak__pb2.RevokeGrantResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListGrants(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/citymesh.peak.v1.PeakService/ListGrants',
+            citymesh_dot_peak_dot_v1_dot_peak__pb2.ListGrantsRequest.SerializeToString,
+            citymesh_dot_peak_dot_v1_dot_peak__pb2.ListGrantsResponse.FromString,
             options,
             channel_credentials,
             insecure,
