@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
 from pathlib import Path
@@ -20,10 +19,10 @@ from typing import Any, TextIO
 import grpc
 import numpy as np
 
+from citymesh import clients
 from citymesh.api.compute.v1 import compute_pb2 as pb
 from citymesh.api.compute.v1 import compute_pb2_grpc
 
-TENANT_HEADER = "x-citymesh-tenant"
 STATE_NAMES = {v: k.removeprefix("JOB_STATE_").lower() for k, v in pb.JobState.items()}
 FINAL = {pb.JOB_STATE_SUCCEEDED, pb.JOB_STATE_FAILED, pb.JOB_STATE_CANCELLED}
 BAR = 30
@@ -31,12 +30,7 @@ BAR = 30
 
 def add_parser(sub: Any) -> None:
     job = sub.add_parser("job", help="submit and follow compute jobs")
-    job.add_argument("--address", help="compute API host:port (default: CITYMESH_COMPUTE_ADDRESS or `up`'s)")
-    job.add_argument("--token", help="your token from governance (default: CITYMESH_TOKEN)")
-    job.add_argument(
-        "--tenant", help="development mode only: tenant to act for, unchecked (default: CITYMESH_TENANT)"
-    )
-    job.add_argument("--data", type=Path, default=Path(".citymesh"), help="`citymesh up`'s data folder")
+    clients.add_arguments(job, "compute")
     verbs = job.add_subparsers(dest="verb", required=True)
 
     submit = verbs.add_parser("submit", help="queue a job; prints its id (or follows it with --watch)")
@@ -78,30 +72,10 @@ def add_parser(sub: Any) -> None:
 
 
 def address(args: argparse.Namespace) -> str:
-    if args.address:
-        return str(args.address)
-    if os.environ.get("CITYMESH_COMPUTE_ADDRESS"):
-        return os.environ["CITYMESH_COMPUTE_ADDRESS"]
-    try:
-        ports = json.loads((args.data / "run" / "ports.json").read_text())
-        return str(ports["services"]["compute"]["address"])
-    except (OSError, KeyError, ValueError):
-        raise SystemExit(
-            "no compute address: pass --address, set CITYMESH_COMPUTE_ADDRESS or run `citymesh up`"
-        ) from None
+    return clients.address(args, "compute")
 
 
-def metadata(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
-    token = getattr(args, "token", None) or os.environ.get("CITYMESH_TOKEN", "")
-    if token:
-        return (("authorization", f"Bearer {token}"),)
-    tenant = args.tenant or os.environ.get("CITYMESH_TENANT", "")
-    if not tenant:
-        raise SystemExit(
-            "no token: pass --token or set CITYMESH_TOKEN (`citymesh token sign` makes one); "
-            "against a development platform, --tenant or CITYMESH_TENANT"
-        )
-    return ((TENANT_HEADER, tenant),)
+metadata = clients.metadata
 
 
 def number(text: str) -> float:

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
 import re
 import sys
 import time
@@ -30,6 +28,7 @@ from typing import Any, TextIO
 import grpc
 import pyarrow as pa
 
+from citymesh import clients
 from citymesh.api.common.v1 import common_pb2
 from citymesh.api.exchange.v1 import exchange_pb2 as pb
 from citymesh.api.exchange.v1 import exchange_pb2_grpc
@@ -38,7 +37,6 @@ from citymesh.city import DISTRICTS, KIND_NAMES
 from citymesh.convert import district_to_proto, kind_to_proto
 from citymesh.exchange.export import END_OF_STREAM
 
-TENANT_HEADER, DISTRICT_HEADER = "x-citymesh-tenant", "x-citymesh-district"
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 BAR = 30
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
@@ -63,22 +61,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--device", action="append", default=[], metavar="ID", help="only this device")
     p.add_argument("--limit", type=int, default=0, help="at most this many readings (default: the most)")
     p.add_argument("--batch-rows", type=int, default=0, help="readings per record batch (default 32768)")
-    p.add_argument("--address", help="exchange host:port (default: CITYMESH_EXCHANGE_ADDRESS or `up`'s)")
     p.add_argument(
         "--peak",
         metavar="HOST:PORT|PEAK_ID",
         help="export through this peak (an address, or a peak `up` runs)",
     )
-    p.add_argument("--token", help="your token from governance (default: CITYMESH_TOKEN)")
-    p.add_argument(
-        "--tenant", help="development mode only: tenant to act for, unchecked (default: CITYMESH_TENANT)"
-    )
-    p.add_argument(
-        "--tenant-district",
-        default="",
-        help="development mode only: the sub-district --tenant is bound to (default: CITYMESH_TENANT_DISTRICT)",
-    )
-    p.add_argument("--data", type=Path, default=Path(".citymesh"), help="`citymesh up`'s data folder")
+    clients.add_arguments(p, "exchange")
     p.set_defaults(func=_export)
 
 
@@ -125,33 +113,15 @@ def address(args: argparse.Namespace) -> str:
     """--peak HOST:PORT, --peak PEAK_ID (`up`'s peak-PEAK_ID), else the exchange's address."""
     if args.peak and ":" in args.peak:
         return str(args.peak)
-    if args.address and not args.peak:
-        return str(args.address)
-    if os.environ.get("CITYMESH_EXCHANGE_ADDRESS") and not args.peak:
-        return os.environ["CITYMESH_EXCHANGE_ADDRESS"]
-    service = f"peak-{args.peak}" if args.peak else "exchange"
-    try:
-        ports = json.loads((args.data / "run" / "ports.json").read_text())
-        return str(ports["services"][service]["address"])
-    except (OSError, KeyError, ValueError):
-        raise SystemExit(
-            f"no {service} address: pass --address or --peak HOST:PORT, set CITYMESH_EXCHANGE_ADDRESS, "
-            "or run `citymesh up`"
-        ) from None
+    if not args.peak:
+        return clients.address(args, "exchange")
+    found = clients.up_address(args.data, f"peak-{args.peak}")
+    if not found:
+        raise SystemExit(f"no peak-{args.peak} address: pass --peak HOST:PORT, or run `citymesh up`")
+    return found
 
 
-def metadata(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
-    token = args.token or os.environ.get("CITYMESH_TOKEN", "")
-    if token:
-        return (("authorization", f"Bearer {token}"),)
-    tenant = args.tenant or os.environ.get("CITYMESH_TENANT", "")
-    if not tenant:
-        raise SystemExit(
-            "no token: pass --token or set CITYMESH_TOKEN (`citymesh token sign` makes one); "
-            "against a development platform, --tenant or CITYMESH_TENANT"
-        )
-    district = args.tenant_district or os.environ.get("CITYMESH_TENANT_DISTRICT", "")
-    return ((TENANT_HEADER, tenant), (DISTRICT_HEADER, district)) if district else ((TENANT_HEADER, tenant),)
+metadata = clients.metadata
 
 
 def progress_line(sent: int, total: int, received_bytes: int) -> str:

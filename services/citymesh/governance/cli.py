@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
 import grpc
 
+from citymesh import clients
 from citymesh.api.governance.v1 import governance_pb2 as pb
 from citymesh.api.governance.v1 import governance_pb2_grpc
 
@@ -33,17 +33,7 @@ def add_parser(sub: Any) -> None:
         ("index", "the digital-economy index of each peak and of the zone", _index),
     ):
         p = sub.add_parser(name, help=help_text)
-        p.add_argument(
-            "--address", help="governance host:port (default: CITYMESH_GOVERNANCE_ADDRESS or `up`'s)"
-        )
-        p.add_argument("--token", help="a token from governance (default: CITYMESH_TOKEN)")
-        p.add_argument(
-            "--tenant", help="development mode only: the tenant to act as (default: CITYMESH_TENANT)"
-        )
-        p.add_argument(
-            "--roles", help="development mode only: comma-separated roles (default: CITYMESH_ROLES)"
-        )
-        p.add_argument("--data", type=Path, default=Path(".citymesh"), help="`citymesh up`'s data folder")
+        clients.add_arguments(p, "governance")
         p.add_argument("--json", action="store_true", help="print JSON instead of a table")
         if name == "awards":
             p.add_argument("--enterprise", default="", help="only this enterprise's decisions")
@@ -67,31 +57,10 @@ def add_parser(sub: Any) -> None:
 
 
 def address(args: argparse.Namespace) -> str:
-    if args.address:
-        return str(args.address)
-    if os.environ.get("CITYMESH_GOVERNANCE_ADDRESS"):
-        return os.environ["CITYMESH_GOVERNANCE_ADDRESS"]
-    try:
-        ports = json.loads((args.data / "run" / "ports.json").read_text())
-        return str(ports["services"]["governance"]["address"])
-    except (OSError, KeyError, ValueError):
-        raise SystemExit(
-            "no governance address: pass --address, set CITYMESH_GOVERNANCE_ADDRESS or run `citymesh up`"
-        ) from None
+    return clients.address(args, "governance")
 
 
-def metadata(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
-    token = args.token or os.environ.get("CITYMESH_TOKEN", "")
-    if token:
-        return (("authorization", f"Bearer {token}"),)
-    tenant = args.tenant or os.environ.get("CITYMESH_TENANT", "")
-    roles = args.roles or os.environ.get("CITYMESH_ROLES", "")
-    if not tenant and not roles:
-        raise SystemExit(
-            "no token: pass --token or set CITYMESH_TOKEN (`citymesh token sign` makes one); against "
-            "a development platform, --tenant and --roles (e.g. --tenant zone --roles zone-admin)"
-        )
-    return (("x-citymesh-tenant", tenant), ("x-citymesh-roles", roles))
+metadata = clients.metadata
 
 
 def table(header: list[str], rows: list[list[str]], out: TextIO, right: frozenset[int] = frozenset()) -> None:

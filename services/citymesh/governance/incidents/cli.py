@@ -14,16 +14,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TextIO
 
 import grpc
 from google.protobuf.json_format import MessageToDict
 
+from citymesh import clients
 from citymesh import convert as city
 from citymesh.api.governance.v1 import incidents_pb2 as pb
 from citymesh.api.governance.v1 import incidents_pb2_grpc
@@ -43,12 +42,7 @@ AGGREGATE_NAMES = {v: k.removeprefix("RULE_AGGREGATE_").lower() for k, v in pb.R
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("incidents", help="the incident pipeline: incidents, statistics, rules, units; act")
-    p.add_argument("--address", help="governance host:port (default: CITYMESH_GOVERNANCE_ADDRESS or `up`'s)")
-    p.add_argument("--token", help="your token from governance (default: CITYMESH_TOKEN)")
-    p.add_argument("--tenant", help="development mode only: the tenant to act as (default: CITYMESH_TENANT)")
-    p.add_argument("--district", default="", help="development mode only: the tenant's sub-district")
-    p.add_argument("--roles", default="", help="development mode only: comma-separated roles")
-    p.add_argument("--data", type=Path, default=Path(".citymesh"), help="`citymesh up`'s data folder")
+    clients.add_arguments(p, "governance")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--state", action="append", choices=sorted(STATES), default=[], help="only this state")
     p.add_argument(
@@ -80,17 +74,7 @@ def add_parser(sub: Any) -> None:
     resolve.add_argument("--note", required=True, help="what was found and done")
 
 
-def metadata(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
-    token = args.token or os.environ.get("CITYMESH_TOKEN", "")
-    if token:
-        return (("authorization", f"Bearer {token}"),)
-    tenant = args.tenant or os.environ.get("CITYMESH_TENANT", "")
-    md = [("x-citymesh-tenant", tenant)] if tenant else []
-    if args.district:
-        md.append(("x-citymesh-district", args.district))
-    if args.roles:
-        md.append(("x-citymesh-roles", args.roles))
-    return tuple(md)
+metadata = clients.metadata
 
 
 def _district(value: int) -> str:
