@@ -319,5 +319,7 @@ async def test_citymesh_incidents_prints_readable_tables(nats_server: NatsServer
         "75",
     ]
     assert rules["water-level-warning"].split()[1:7] == ["flood", "water", "each", "reading", ">", "6"]
+    (fire,) = [line.split() for line in lines if line.startswith("fire-detected ")]
+    assert fire[1:9] == ["fire", "camera", "each", "fire", "detection", "confidence", "≥", "0.6"]
     assert any("correlation: same type within 1000 m, last triggered within 1800 s" in line for line in lines)
     assert any(line.startswith("wutong-water") and "flood" in line for line in lines)

@@ -144,9 +144,10 @@ def rules_table(response: pb.ListIncidentRulesResponse, out: TextIO) -> None:
     rows = []
     for r in response.rules:
         each = r.aggregate == pb.RULE_AGGREGATE_VALUE
-        detection = r.aggregate == pb.RULE_AGGREGATE_UNSPECIFIED
+        detection = bool(r.detection_label)
         if detection:
-            aggregate = "each detection"
+            count = f", count ≥ {r.detection_min_count}" if r.detection_min_count else ""
+            aggregate = f"each {r.detection_label} detection{count}"
         else:
             aggregate = (
                 "each reading" if each else f"{AGGREGATE_NAMES.get(r.aggregate, '?')} over {r.window_s:g} s"

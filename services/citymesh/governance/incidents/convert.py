@@ -113,7 +113,7 @@ def incident_filter(f: pb.IncidentFilter) -> Filter:
 def rule_message(r: Rule | DetectionRule) -> pb.IncidentRule:
     if isinstance(r, DetectionRule):
         # A rule over camera detections: kind CAMERA, no aggregate, its threshold the minimum
-        # confidence (its label and minimum count are in its description).
+        # confidence.
         return pb.IncidentRule(
             rule_id=r.id,
             type=r.type,
@@ -124,6 +124,8 @@ def rule_message(r: Rule | DetectionRule) -> pb.IncidentRule:
             severity=SEVERITY_TO[r.severity],
             description=r.description,
             cooldown_s=r.cooldown_s,
+            detection_label=r.label,
+            detection_min_count=r.min_count,
         )
     return pb.IncidentRule(
         rule_id=r.id,

@@ -205,7 +205,7 @@ class ResolveIncidentResponse(_message.Message):
     def __init__(self, incident: _Optional[_Union[Incident, _Mapping]] = ...) -> None: ...
 
 class IncidentRule(_message.Message):
-    __slots__ = ("rule_id", "type", "kind", "aggregate", "window_s", "threshold", "above", "severity", "description", "cooldown_s")
+    __slots__ = ("rule_id", "type", "kind", "aggregate", "window_s", "threshold", "above", "severity", "description", "cooldown_s", "detection_label", "detection_min_count")
     RULE_ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -216,6 +216,8 @@ class IncidentRule(_message.Message):
     SEVERITY_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     COOLDOWN_S_FIELD_NUMBER: _ClassVar[int]
+    DETECTION_LABEL_FIELD_NUMBER: _ClassVar[int]
+    DETECTION_MIN_COUNT_FIELD_NUMBER: _ClassVar[int]
     rule_id: str
     type: str
     kind: _common_pb2.DeviceKind
@@ -226,7 +228,9 @@ class IncidentRule(_message.Message):
     severity: IncidentSeverity
     description: str
     cooldown_s: float
-    def __init__(self, rule_id: _Optional[str] = ..., type: _Optional[str] = ..., kind: _Optional[_Union[_common_pb2.DeviceKind, str]] = ..., aggregate: _Optional[_Union[RuleAggregate, str]] = ..., window_s: _Optional[float] = ..., threshold: _Optional[float] = ..., above: _Optional[bool] = ..., severity: _Optional[_Union[IncidentSeverity, str]] = ..., description: _Optional[str] = ..., cooldown_s: _Optional[float] = ...) -> None: ...
+    detection_label: str
+    detection_min_count: int
+    def __init__(self, rule_id: _Optional[str] = ..., type: _Optional[str] = ..., kind: _Optional[_Union[_common_pb2.DeviceKind, str]] = ..., aggregate: _Optional[_Union[RuleAggregate, str]] = ..., window_s: _Optional[float] = ..., threshold: _Optional[float] = ..., above: _Optional[bool] = ..., severity: _Optional[_Union[IncidentSeverity, str]] = ..., description: _Optional[str] = ..., cooldown_s: _Optional[float] = ..., detection_label: _Optional[str] = ..., detection_min_count: _Optional[int] = ...) -> None: ...
 
 class IncidentSla(_message.Message):
     __slots__ = ("severity", "acknowledge_s", "resolve_s")
