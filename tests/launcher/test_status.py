@@ -5,10 +5,17 @@ from __future__ import annotations
 import io
 import re
 
+import grpc
+import pytest
+
 from citymesh.cli import SERVICES as SERVEABLE
-from citymesh.launcher.services import SERVICES
+from citymesh.launcher.services import SERVICES, governance_probe
 from citymesh.launcher.status import Screen, ServiceRow, Snapshot, render, render_line
+from citymesh.runtime import auth
+from citymesh.runtime.natsd import NatsServer
 from citymesh.simulator import SimulationStats
+from tests.governance.conftest import governance
+from tests.tokens import PUBLIC, SERVICE_TOKEN
 
 
 def snapshot() -> Snapshot:
@@ -77,3 +84,16 @@ def test_every_service_up_runs_is_one_citymesh_serve_knows() -> None:
     # and `serve peak` once per active peak (launcher/peaks.py)
     assert [s.name for s in SERVICES] == [name for name in SERVEABLE if name != "peak"]
     assert all(s.grpc_service.startswith(f"citymesh.{s.name}.v1.") for s in SERVICES)
+
+
+async def test_governances_row_counts_active_peaks_and_unresolved_incidents(nats_server: NatsServer) -> None:
+    async with governance(nats_server, auth_public_key=PUBLIC) as g:
+        address = f"127.0.0.1:{g.port}"
+        async with auth.channel(address) as nobody:
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await governance_probe(nobody)
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        async with auth.channel(address, SERVICE_TOKEN) as channel:  # as `up` probes it
+            counters = await governance_probe(channel)
+    (spec,) = [s for s in SERVICES if s.name == "governance"]
+    assert spec.describe(counters) == "3 of 5 peaks active, 0 incidents unresolved"

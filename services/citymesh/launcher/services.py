@@ -11,7 +11,7 @@ import grpc
 from citymesh.api.collection.v1 import collection_pb2, collection_pb2_grpc
 from citymesh.api.compute.v1 import compute_pb2, compute_pb2_grpc
 from citymesh.api.exchange.v1 import exchange_pb2, exchange_pb2_grpc
-from citymesh.api.governance.v1 import governance_pb2, governance_pb2_grpc
+from citymesh.api.governance.v1 import governance_pb2, governance_pb2_grpc, incidents_pb2, incidents_pb2_grpc
 
 Probe = Callable[[grpc.aio.Channel], Awaitable[dict[str, float]]]
 """Reads a running service's counters for the status view."""
@@ -46,6 +46,7 @@ async def collection_probe(channel: grpc.aio.Channel) -> dict[str, float]:
         "readings_rejected": s.readings_rejected,
         "duplicate_batches": s.duplicate_batches,
         "batches_failed": s.batches_failed,
+        "detections": s.detections_accepted,
     }
 
 
@@ -68,9 +69,13 @@ async def governance_probe(channel: grpc.aio.Channel) -> dict[str, float]:
     s = await governance_pb2_grpc.GovernanceServiceStub(channel).ListPeaks(
         governance_pb2.ListPeaksRequest(), timeout=1.0
     )
+    stats = await incidents_pb2_grpc.IncidentServiceStub(channel).GetIncidentStats(
+        incidents_pb2.GetIncidentStatsRequest(), timeout=1.0
+    )
     return {
         "peaks": len(s.peaks),
         "active": sum(p.state == governance_pb2.PEAK_STATE_ACTIVE for p in s.peaks),
+        "incidents_unresolved": sum(d.open + d.acknowledged + d.dispatched for d in stats.districts),
     }
 
 
@@ -80,7 +85,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         "citymesh.collection.v1.CollectionService",
         env=lambda data: {},
         probe=collection_probe,
-        describe=lambda c: f"{c['devices']:,.0f} devices",
+        describe=lambda c: f"{c['devices']:,.0f} devices, {c['detections']:,.0f} detections",
     ),
     ServiceSpec(
         "exchange",
@@ -102,7 +107,10 @@ SERVICES: tuple[ServiceSpec, ...] = (
         env=lambda data: {},
         peers=("compute",),
         probe=governance_probe,
-        describe=lambda c: f"{c['active']:,.0f} of {c['peaks']:,.0f} peaks active",
+        describe=lambda c: (
+            f"{c['active']:,.0f} of {c['peaks']:,.0f} peaks active, "
+            f"{c['incidents_unresolved']:,.0f} incidents unresolved"
+        ),
     ),
 )
 """Started together, stopped in this order (upstream first, so downstream can finish the tail)."""
