@@ -22,7 +22,7 @@ async def audit_records(
         except NotFoundError:
             return []
         out = []
-        for seq in range(info.state.first_seq, info.state.last_seq + 1):
+        for seq in range(max(info.state.first_seq, 1), info.state.last_seq + 1):  # an empty stream: 0..0
             try:
                 msg = await js.get_msg("AUDIT", seq)
             except NotFoundError:

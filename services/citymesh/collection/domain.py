@@ -78,6 +78,10 @@ class Writer:
         )
 
 
+class Taken(AlreadyExists):
+    """The device id is another tenant's device: said without saying where or whose."""
+
+
 def reconcile(existing: Device | None, wanted: Device, writer: Writer | None = None) -> Device | None:
     """What registering `wanted` means given `existing`: the device to keep, or None to store it.
     A tenant learns only that another's device id is taken, not where or whose it is."""
@@ -86,7 +90,7 @@ def reconcile(existing: Device | None, wanted: Device, writer: Writer | None = N
     if existing.same_registration(wanted):
         return existing
     if writer is not None and not writer.may_use(existing):
-        raise AlreadyExists(f"device id {wanted.device_id} is taken; register your device under another id")
+        raise Taken(f"device id {wanted.device_id} is taken; register your device under another id")
     raise AlreadyExists(
         f"device {wanted.device_id} is registered with kind {existing.kind} at "
         f"({existing.longitude}, {existing.latitude}) owned by {existing.owner_tenant!r}; "

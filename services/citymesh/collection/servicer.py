@@ -14,7 +14,7 @@ import grpc
 from citymesh.api.collection.v1 import collection_pb2 as pb
 from citymesh.api.collection.v1 import collection_pb2_grpc
 from citymesh.collection import convert
-from citymesh.collection.domain import Device, new_device
+from citymesh.collection.domain import Device, Taken, new_device
 from citymesh.collection.ingest import Ingestor, writer_of
 from citymesh.collection.registry import Registry, now_ms
 from citymesh.collection.reporting import DetectionReporter
@@ -81,7 +81,12 @@ class CollectionServicer(collection_pb2_grpc.CollectionServiceServicer):
         await self.access.require_district(
             me, device.district, "RegisterDevice", f"device {device.device_id}"
         )
-        registered = await self.registry.register(device, writer_of(me))
+        try:
+            registered = await self.registry.register(device, writer_of(me))
+        except Taken:
+            reason = f"device id {device.device_id} is another tenant's device"
+            await self.access.record(me, "RegisterDevice", f"device {device.device_id}", False, reason)
+            raise
         return pb.RegisterDeviceResponse(device=convert.device_to_proto(registered))
 
     async def _visible(self, me: Identity, action: str, device_id: str) -> Device:

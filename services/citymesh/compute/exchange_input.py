@@ -73,6 +73,8 @@ class ExchangeInputs:
                 raise errors.InvalidArgument(f"the exchange refused the query: {exc.details()}") from exc
             if code == grpc.StatusCode.PERMISSION_DENIED:
                 raise errors.PermissionDenied(f"the exchange refused the query: {exc.details()}") from exc
+            if code == grpc.StatusCode.NOT_FOUND:  # a dataset missing, or hidden from the tenant
+                raise errors.NotFound(f"the exchange refused the query: {exc.details()}") from exc
             if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
                 raise errors.ResourceExhausted(f"the exchange refused the query: {exc.details()}") from exc
             if code == grpc.StatusCode.UNAUTHENTICATED:

@@ -332,7 +332,7 @@ class Sharing:
     async def list_grants(self, who: Identity, dataset_id: str) -> list[Grant]:
         caller = await self.caller(who, "ListGrants", "grants")
         if dataset_id:
-            catalog.parse_dataset_id(dataset_id)
+            await self._party_to(who, dataset_id)
         grants = [g for g in await self._store.grants() if not dataset_id or g.dataset_id == dataset_id]
         if not caller.platform:
             owners = await self._store.district_owners()
@@ -343,3 +343,18 @@ class Sharing:
 
             grants = [g for g in grants if caller.tenant in (g.tenant, owner_of(g))]
         return sorted(grants, key=lambda g: (g.dataset_id, g.tenant))
+
+    async def _party_to(self, who: Identity, dataset_id: str) -> None:
+        """A tenant naming a dataset in ListGrants must decide on it or have asked for it: a
+        private one it was never granted is NOT_FOUND, as a missing one; another it holds no
+        record on is PERMISSION_DENIED (both audited), not an empty list that says nothing."""
+        caller, dataset = await self._visible(who, dataset_id, "ListGrants")
+        if catalog.may_decide(caller, dataset) or await self._store.grant(dataset_id, caller.tenant):
+            return
+        await self._access.deny(
+            who,
+            "ListGrants",
+            f"dataset {dataset_id}",
+            f"only {dataset_id}'s owner ({dataset.owner}) or the zone lists its grants; tenant "
+            f"{caller.tenant} has asked for none on it",
+        )

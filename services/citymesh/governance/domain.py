@@ -424,12 +424,23 @@ def technology_guard_key(technology: str) -> str:
     return f"technology.{_digest(technology_key(technology))}"
 
 
-def recognition_guard_key(project: str) -> str:
-    return f"recognition.{_digest(technology_key(project))}"
+def recognition_guard_key(project: str, peak_id: str = "") -> str:
+    """The no-stacking guard of a project: each peak's projects are its own (the zone's: no peak)."""
+    digest = _digest(technology_key(project))
+    return f"recognition.{peak_id}.{digest}" if peak_id else f"recognition.{digest}"
 
 
-def claim_key(claim_id: str) -> str:
-    return f"claim.{claim_id}"
+def holder_shown(holder: str, key: str) -> str:
+    """How a decision names the claim that took its technology first (`holder`, a ledger key, or a
+    bare claim id from before ids were per peak): by id among the same peak's claims (`key`'s),
+    and without a word of another peak's ids."""
+    namespace, _, claim_id = holder.rpartition(".")
+    return claim_id if namespace and namespace == key.rpartition(".")[0] else "of another claimant"
+
+
+def claim_key(claim_id: str, peak_id: str = "") -> str:
+    """The ledger key of a claim id: within its peak's own ids (the zone's own: no peak)."""
+    return f"claim.{peak_id}.{claim_id}" if peak_id else f"claim.{claim_id}"
 
 
 def subsidy_rate_pct(claim: Claim) -> tuple[int, str]:

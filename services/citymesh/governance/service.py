@@ -36,6 +36,7 @@ from citymesh.governance.domain import (
     Peak,
     PeakState,
     Pending,
+    Recognised,
     Transition,
 )
 from citymesh.governance.outbox import RELAY_EVERY_S, RELAY_FAILURES, Outbox, Relay
@@ -201,19 +202,19 @@ class Governance:
         """The decision for `claim` and whether it had been decided before (then nothing is paid again)."""
         resource = f"claim/{claim.claim_id}"
         await self._identified(who, "SubmitAwardClaim", resource)
+        registry = await self.peaks.load()
         if not who.is_platform:
-            registry = await self.peaks.load()
             own = await self._own_peak(who, registry.peaks, "SubmitAwardClaim", resource)
             await self._same_peak(who, own, claim.peak_id, "SubmitAwardClaim")
             claim = replace(claim, peak_id=own.peak_id)
         claim.validate()
-        key = domain.claim_key(claim.claim_id)
-        stored = await self.ledger.decision(key)
+        peak_id = domain.claim_peak(claim, registry.peaks)
+        stored, key = await self._decided(claim, peak_id, registry.peaks)
         if stored is not None:
             domain.same_claim(stored.claim, claim)
             await self.publish_once(award_pending(stored))  # a retry after a crash: the event too
             return stored, True
-        decision = await self._decide(claim)
+        decision = await self._decide(claim, key, peak_id, registry.peaks)
         decision = replace(decision, decided_at_ms=self.clock(), decided_by=who.tenant)
         written = await self.ledger.append(key, decision)
         if written is not decision:  # decided concurrently under the same id: the stored one stands
@@ -222,17 +223,38 @@ class Governance:
         await self.publish_once(award_pending(decision))
         return decision, False
 
-    async def _decide(self, claim: Claim) -> Decision:
+    async def _decided(
+        self, claim: Claim, peak_id: str, peaks: dict[str, Peak]
+    ) -> tuple[Decision | None, str]:
+        """The decision already stored for `claim`'s id, if any, and its ledger key. Claim ids are
+        each peak's own (`claim.<peak>.<id>`; the zone's own claims `claim.<id>`), so a tenant can
+        neither learn whether another peak used an id nor take it first. A decision stored before
+        ids were per peak (`claim.<id>`) still counts when it is the same peak's."""
+        key = domain.claim_key(claim.claim_id, peak_id)
+        stored = await self.ledger.decision(key)
+        if stored is None and peak_id:
+            legacy_key = domain.claim_key(claim.claim_id)
+            legacy = await self.ledger.decision(legacy_key)
+            if legacy is not None and domain.claim_peak(legacy.claim, peaks) == peak_id:
+                return legacy, legacy_key
+        return stored, key
+
+    async def _decide(self, claim: Claim, key: str, peak_id: str, peaks: dict[str, Peak]) -> Decision:
+        """Decide a new claim (ledger key `key`). The once-per-technology guard spans the zone and
+        holds the ledger key of the claim that took it; the no-stacking guard of recognitions is
+        per peak, as projects are each peak's own."""
         if claim.kind is AwardKind.PROJECT_SUBSIDY:
             return domain.decide_project_subsidy(claim)
         if claim.kind is AwardKind.FIRST_APPLICATION:
-            holder = await self.ledger.claim_technology(
-                domain.technology_guard_key(claim.technology), claim.claim_id
+            holder = await self.ledger.claim_technology(domain.technology_guard_key(claim.technology), key)
+            return domain.decide_first_application(
+                claim, None if holder == key else domain.holder_shown(holder, key)
             )
-            return domain.decide_first_application(claim, holder)
-        guard = domain.recognition_guard_key(claim.project)
+        guard = domain.recognition_guard_key(claim.project, peak_id)
         for _ in range(CAS_TRIES):
             before, revision = await self.ledger.recognised(guard)
+            if before is None and peak_id:
+                before = await self._recognised_before(claim.project, peak_id, peaks)
             decision, after = domain.decide_recognition(claim, before)
             if after is None:
                 return decision
@@ -244,6 +266,20 @@ class Governance:
         raise errors.Unavailable(
             f"project {claim.project!r} changed {CAS_TRIES} times while being decided; retry"
         )
+
+    async def _recognised_before(
+        self, project: str, peak_id: str, peaks: dict[str, Peak]
+    ) -> Recognised | None:
+        """A project's recognitions stored before they were per peak (`recognition.<digest>`), when
+        one of their claims is the peak's: it carries on from there."""
+        legacy, _ = await self.ledger.recognised(domain.recognition_guard_key(project))
+        if legacy is None:
+            return None
+        for claim_id in legacy.claims:
+            earlier = await self.ledger.decision(domain.claim_key(claim_id))
+            if earlier is not None and domain.claim_peak(earlier.claim, peaks) == peak_id:
+                return legacy
+        return None
 
     async def awards(self, who: Identity, enterprise: str = "", peak_id: str = "") -> list[Decision]:
         """The ledger as the caller may see it, filtered by enterprise and by peak."""

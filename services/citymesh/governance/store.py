@@ -11,10 +11,13 @@
 - Platform figures for the digital-economy index, read-only: the `devices` bucket (protobuf
   Device), the TELEMETRY stream's message count per subject, the `compute-jobs` bucket and the
   `incidents` bucket (JSON); a bucket or stream that does not exist yet counts as empty.
-- Award ledger: the `award-ledger` bucket. `claim.<id>` holds a decision and is written with
-  create only, so it is never overwritten (append-only, and a claim id is decided once);
-  `technology.<digest>` (create only) and `recognition.<digest>` (compare-and-set) guard the
-  once-per-technology and highest-level-only rules.
+- Award ledger: the `award-ledger` bucket. `claim.<peak>.<id>` (a peak's claim; the zone's own
+  `claim.<id>`, as were every claim's before ids were per peak) holds a decision and is written
+  with create only, so it is never overwritten (append-only, and a claim id is decided once);
+  `technology.<digest>` (create only; the ledger key of the claim that took it) and
+  `recognition.<peak>.<digest>` (compare-and-set; the zone's own and older ones
+  `recognition.<digest>`) guard the once-per-technology (zone-wide) and highest-level-only
+  (per peak's project) rules.
 """
 
 from __future__ import annotations

@@ -180,7 +180,9 @@ class ExchangeServiceServicer:
 
     def ListGrants(self, request, context):
         """The grants and requests the caller is party to: those it asked for or holds, and those on
-        the datasets it owns (the platform sees every one).
+        the datasets it owns (the platform sees every one). A tenant naming a dataset it neither
+        owns nor asked for is PERMISSION_DENIED, or NOT_FOUND (as for one that does not exist) when
+        it is private and was never granted to it; both audited.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

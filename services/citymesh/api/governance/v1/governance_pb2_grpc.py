@@ -142,7 +142,10 @@ class GovernanceServiceServicer:
         The platform may submit any claim; a tenant only claims of its own peak (`peak_id` empty: its
         own; another: PERMISSION_DENIED; a tenant holding no peak: PERMISSION_DENIED). A claim id
         already decided returns the first decision again (paid once), with `duplicate` set; the same
-        id with different contents is ALREADY_EXISTS.
+        id with different contents is ALREADY_EXISTS. Claim ids are each peak's own (the platform's
+        claims for a peak share its ids), and so is a project's recognition: another peak's claims
+        neither collide with a tenant's nor show in its decisions. A technology's first application
+        is awarded once in the whole zone.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
