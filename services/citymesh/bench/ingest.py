@@ -34,6 +34,9 @@ from citymesh.launcher.up import credentials
 from citymesh.runtime import auth
 from citymesh.runtime.natsd import NatsServer
 
+INGEST_PATH = ("collection", "exchange")
+"""The services a batch passes through from a device until it is queryable: those measured."""
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -140,7 +143,13 @@ def run(plan: Plan) -> dict[str, Any]:
 
 async def measure(plan: Plan, data: Path, nats_url: str, nats_pid: int | None) -> dict[str, Any]:
     creds = credentials(data / "keys")  # the load presents the simulator's `service` token
-    services = {spec.name: ServiceProcess(spec, data, nats_url, creds) for spec in SERVICES}
+    # Only the ingest path: governance's incident rules and compute also read TELEMETRY in a
+    # deployment, but on their own cores; here they would take the measured services' CPU.
+    services = {
+        spec.name: ServiceProcess(spec, data, nats_url, creds)
+        for spec in SERVICES
+        if spec.name in INGEST_PATH
+    }
     try:
         for proc in services.values():
             proc.start()
