@@ -8,8 +8,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
+from numba import njit
 
 from citymesh.compute.kernels import KERNELS, Cancelled, kernel, run
+from citymesh.compute.kernels import anomaly as anomaly_kernel
 from citymesh.compute.kernels.spec import Arrays
 from citymesh.runtime.errors import InvalidArgument, NotFound, ResourceExhausted
 
@@ -161,6 +163,68 @@ def test_anomaly_refuses_bad_offsets_and_nan() -> None:
         scan.prepare({"values": [1.0, np.nan]}, {})
     with pytest.raises(InvalidArgument, match="integers"):
         scan.prepare({"values": [1.0, 2.0], "offsets": [0.0, 1.5, 2.0]}, {})
+
+
+@pytest.mark.parametrize("window", [2, 3, 5, 7, 60, 61, 300])
+def test_anomaly_matches_reference_for_windows_and_lane_boundaries(window: int) -> None:
+    # The kernel scores 4 segments of each device side by side, 4 readings at a time, the rest one
+    # at a time: devices whose scored readings end on either side of those boundaries, windows
+    # under 4 (the leaving reading is one of the same 4), not a multiple of 4, past the ring's start.
+    # A floor on std: a window of 2 or 3 nearly equal readings has a variance the reference's
+    # cumulative sums cannot resolve to 1e-6, the floor keeps z well-conditioned.
+    rng = np.random.default_rng(window)
+    lengths = [window + extra for extra in (0, 1, 3, 4, 15, 16, 17, 19, 20, 33, 64, 1000)] + [7000]
+    values = rng.standard_normal(sum(lengths)) * 3.0 + 50.0
+    values[rng.choice(len(values), 60, replace=False)] += rng.choice([-30.0, 30.0], 60)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    params = {"window": window, "min_std": 0.3}
+    fast, ref = both("anomaly_scan", {"values": values, "offsets": offsets}, params)
+    assert fast["count"].sum() >= 40
+    assert_anomalies(fast, ref, 3.0)
+
+
+def test_anomaly_with_a_window_longer_than_the_ring() -> None:
+    # Past RING readings the leaving readings are loaded again instead of kept in a ring.
+    window = anomaly_kernel.RING + 10
+    rng = np.random.default_rng(3)
+    values = rng.standard_normal(40_000) + 10.0
+    values[rng.choice(40_000, 60, replace=False)] += 8.0
+    fast, ref = both("anomaly_scan", {"values": values, "offsets": [0, 15_000, 40_000]}, {"window": window})
+    assert fast["count"].sum() >= 40
+    assert_anomalies(fast, ref, 3.0)
+
+
+def test_anomaly_splits_a_long_device_into_pieces_scored_in_parallel(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(anomaly_kernel, "PIECE", 1000)
+    rng = np.random.default_rng(4)
+    values = rng.standard_normal(25_000)
+    values[rng.choice(25_000, 80, replace=False)] *= 9.0
+    plan = kernel("anomaly_scan").prepare({"values": values, "offsets": [0, 20_000, 25_000]}, {"window": 50})
+    assert isinstance(plan, anomaly_kernel.AnomalyPlan)
+    assert len(plan.lo) == 25  # ⌈19,950 / 1000⌉ + ⌈4,950 / 1000⌉
+    fast, ref = run(plan), plan.reference()
+    assert fast["count"].sum() >= 50
+    assert_anomalies(fast, ref, 3.0)
+
+
+def test_anomaly_of_a_flat_window_without_a_floor_is_infinite() -> None:
+    values = np.full(40, 7.0)
+    values[30] = 7.5
+    fast, ref = both("anomaly_scan", {"values": values}, {"window": 10, "min_std": 0.0})
+    assert fast["index"].tolist() == ref["index"].tolist() == [30]
+    assert fast["z"].tolist() == ref["z"].tolist() == [np.inf]
+
+
+def test_kernels_give_the_same_results_from_kept_scratch() -> None:
+    # Per-thread grids and rooms are kept between plans (dirty): a second run must not see the first.
+    rng = np.random.default_rng(8)
+    for n in (5000, 3000):
+        values = rng.standard_normal(n)
+        fast, ref = both("anomaly_scan", {"values": values, "offsets": [0, n // 3, n]}, {"window": 20})
+        assert_anomalies(fast, ref, 3.0)
+        x, y = rng.uniform(0, 300, n), rng.uniform(0, 200, n)
+        fast, ref = both("density_heatmap", {"x": x, "y": y}, {"nx": 30, "ny": 20})
+        close(fast["density"], ref["density"], atol=1e-12 * ref["density"].max())
 
 
 # --- density_heatmap ----------------------------------------------------------------------------
@@ -339,3 +403,29 @@ def test_anomaly_when_most_readings_are_anomalies() -> None:
     fast, ref = both("anomaly_scan", {"values": values, "offsets": offsets}, {"window": 2, "threshold": 0.5})
     assert fast["count"].sum() > 2000
     assert_anomalies(fast, ref, 0.5)
+
+
+def test_simd_quad_loads_four_rows_transposed() -> None:
+    from citymesh.compute.kernels.simd import fma, fma1, lane, lowest_bit, quad, signs, splat, vor
+
+    def _columns(a: npt.NDArray[np.float64], i0: int, i1: int, i2: int, i3: int) -> npt.NDArray[np.float64]:
+        out = np.empty((4, 4))
+        c0, c1, c2, c3 = quad(a, i0, i1, i2, i3)
+        for k in range(4):
+            out[0, k], out[1, k], out[2, k], out[3, k] = lane(c0, k), lane(c1, k), lane(c2, k), lane(c3, k)
+        return out
+
+    def _bits(a: float, b: float, c: float) -> tuple[int, int, float, float]:
+        v = fma(splat(a), splat(b), splat(c))
+        return signs(vor(v, splat(-c))), lowest_bit(40), lane(v, 2), fma1(a, b, c)
+
+    columns: Any = njit(_columns)
+    bits: Any = njit(_bits)
+    a = np.arange(40.0)
+    np.testing.assert_array_equal(
+        columns(a, 3, 20, 7, 36), [[3, 20, 7, 36], [4, 21, 8, 37], [5, 22, 9, 38], [6, 23, 10, 39]]
+    )
+    eps = 2.0**-30
+    # (1 + ε)(1 − ε) − 1 = −ε² exactly when fused; 0 when the product is rounded first.
+    assert bits(1 + eps, 1 - eps, -1.0) == (0b1111, 3, -(eps**2), -(eps**2))
+    assert bits(1.0, 1.0, -0.5)[0] == 0  # no sign bit in 1 · 1 − 0.5, nor in 0.5

@@ -6,11 +6,12 @@ are left out); the counts are then blurred by a normalised Gaussian of `sigma_ce
 3σ, rows then columns, with zero beyond the grid's edges (mass leaving the grid is lost).
 
 Binning runs in parallel, each thread into its own grid (no atomics; int32 counts when there are
-no weights), finding the cells of a chunk of detections (vectorised) before adding to them. The
-blur sums the threads' grids and does both passes at once, a band of rows per thread, through a
-ring of row-blurred rows in the core's cache (no grid in between); both passes are vectorised
-along rows and use the taps' symmetry. Tolerance against the NumPy reference: relative 1e-12 of
-the largest cell.
+no weights; grids kept between plans, `scratch`), finding the cells of a chunk of detections
+(vectorised: int32 conversions) before adding to them; threads take shares of the detections from
+an atomic counter. The blur sums the threads' grids and does both passes at once, band by band
+(taken from a counter), through a ring of row-blurred rows in the core's cache (no grid in
+between); each output cell is summed over the taps in a register, 16 cells at a time (`simd`), using
+the taps' symmetry. Tolerance against the NumPy reference: relative 1e-12 of the largest cell.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ import math
 import numpy as np
 import numpy.typing as npt
 
+from citymesh.compute.kernels import scratch
 from citymesh.compute.kernels.jit import kernel, prange, serial, threads
+from citymesh.compute.kernels.simd import fetch_add, fma, load4, splat, store4
 from citymesh.compute.kernels.spec import (
     ArrayInput,
     Arrays,
@@ -38,9 +41,17 @@ from citymesh.runtime.errors import ResourceExhausted
 
 MAX_CELLS = 25_000_000
 MAX_DETECTIONS = 100_000_000
-ROW_STEPS = 4
-CHUNK = 512
+ROW_STEPS = 8
+STEP_CELLS = 4_000_000
+"""Cells per blur step at least (at most ROW_STEPS steps): few, long steps, each a parallel region
+that waits for its slowest thread."""
+CHUNK = 2048
 """Detections whose cells are found together before they are added."""
+SHARE = 1 << 16
+"""Detections a thread takes at a time (its next share once done: threads share the work unevenly
+when one is slowed by other work on its core)."""
+BAND = 64
+"""Rows of a blur band at least (a thread takes the next band once done with one)."""
 
 
 def gaussian(sigma: float) -> npt.NDArray[np.float64]:
@@ -55,26 +66,71 @@ def gaussian(sigma: float) -> npt.NDArray[np.float64]:
 
 
 @serial
-def _cells(
+def _add(
     xs: npt.NDArray[np.float64],
     ys: npt.NDArray[np.float64],
-    m0: int,
+    ws: npt.NDArray[np.float64],
+    lo: int,
+    hi: int,
     x0: float,
     y0: float,
     inv: float,
     ny: int,
     nx: int,
-    cells: npt.NDArray[np.int64],
+    mine: npt.NDArray[np.float64],
 ) -> None:
-    """The cells of detections m0, m0 + 1, … (as many as `cells` holds), −1 for those outside
-    the grid. No branch: LLVM vectorises it."""
-    for q in range(cells.size):
-        fy = (ys[m0 + q] - y0) * inv
-        fx = (xs[m0 + q] - x0) * inv
-        inside = (fy >= 0.0) & (fy < ny) & (fx >= 0.0) & (fx < nx)  # then int() is floor()
-        i = int(fy) if inside else 0
-        j = int(fx) if inside else 0
-        cells[q] = i * nx + j if inside else -1
+    """Detections [lo, hi) added to `mine` with their weights, CHUNK at a time: their cells found
+    first (vectorised), then added to: a loop of nothing but those additions keeps many of them
+    (each a miss in the core's own cache) in flight."""
+    cells = np.empty(CHUNK, dtype=np.int32)
+    for m0 in range(lo, hi, CHUNK):
+        some = min(CHUNK, hi - m0)
+        # Inlined here rather than called per chunk: a call passing arrays costs reference counts.
+        fny = float(ny)
+        fnx = float(nx)
+        width = np.int32(nx)
+        for q in range(some):
+            fy = (ys[m0 + q] - y0) * inv
+            fx = (xs[m0 + q] - x0) * inv
+            inside = (fy >= 0.0) & (fy < fny) & (fx >= 0.0) & (fx < fnx)
+            i = np.int32(fy if inside else 0.0)
+            j = np.int32(fx if inside else 0.0)
+            cells[q] = i * width + j if inside else np.int32(-1)
+        for q in range(some):
+            if cells[q] >= 0:
+                mine[cells[q]] += ws[m0 + q]
+
+
+@serial
+def _add_ones(
+    xs: npt.NDArray[np.float64],
+    ys: npt.NDArray[np.float64],
+    lo: int,
+    hi: int,
+    x0: float,
+    y0: float,
+    inv: float,
+    ny: int,
+    nx: int,
+    mine: npt.NDArray[np.int32],
+) -> None:
+    """_add with every weight 1, into int32 counts."""
+    cells = np.empty(CHUNK, dtype=np.int32)
+    for m0 in range(lo, hi, CHUNK):
+        some = min(CHUNK, hi - m0)
+        fny = float(ny)
+        fnx = float(nx)
+        width = np.int32(nx)
+        for q in range(some):
+            fy = (ys[m0 + q] - y0) * inv
+            fx = (xs[m0 + q] - x0) * inv
+            inside = (fy >= 0.0) & (fy < fny) & (fx >= 0.0) & (fx < fnx)
+            i = np.int32(fy if inside else 0.0)
+            j = np.int32(fx if inside else 0.0)
+            cells[q] = i * width + j if inside else np.int32(-1)
+        for q in range(some):
+            if cells[q] >= 0:
+                mine[cells[q]] += 1
 
 
 @kernel()
@@ -88,26 +144,20 @@ def _bin(
     partial: npt.NDArray[np.float64],
 ) -> None:
     # Each thread bins its share of the detections into its own grid: no atomics. The grids are
-    # summed while the blur reads them (no pass of its own). The cells of CHUNK detections are
-    # found first (vectorised), then added to: a loop of nothing but those additions keeps many
-    # of them (each a miss in the core's own cache) in flight.
+    # summed while the blur reads them (no pass of its own).
     nthreads, ny, nx = partial.shape
     n = xs.size
-    inv = 1.0 / cell
     flat = partial.reshape(nthreads, ny * nx)
+    taken = np.zeros(1, dtype=np.int64)
     for t in prange(nthreads):
         mine = flat[t]
         for c in range(ny * nx):
             mine[c] = 0.0
-        cells = np.empty(CHUNK, dtype=np.int64)
-        lo = n * t // nthreads
-        hi = n * (t + 1) // nthreads
-        for m0 in range(lo, hi, CHUNK):
-            some = cells[: min(CHUNK, hi - m0)]
-            _cells(xs, ys, m0, x0, y0, inv, ny, nx, some)
-            for q in range(some.size):
-                if some[q] >= 0:
-                    mine[some[q]] += ws[m0 + q]
+        while True:  # the next share of detections, while there is one: a slowed thread takes fewer
+            m0 = fetch_add(taken, 0, SHARE)
+            if m0 >= n:
+                break
+            _add(xs, ys, ws, m0, min(n, m0 + SHARE), x0, y0, 1.0 / cell, ny, nx, mine)
 
 
 @kernel()
@@ -123,24 +173,20 @@ def _count(
     # at most MAX_DETECTIONS < 2**31), half the size of float64 ones, so more of them stays cached.
     nthreads, ny, nx = partial.shape
     n = xs.size
-    inv = 1.0 / cell
     flat = partial.reshape(nthreads, ny * nx)
+    taken = np.zeros(1, dtype=np.int64)
     for t in prange(nthreads):
         mine = flat[t]
         for c in range(ny * nx):
             mine[c] = 0
-        cells = np.empty(CHUNK, dtype=np.int64)
-        lo = n * t // nthreads
-        hi = n * (t + 1) // nthreads
-        for m0 in range(lo, hi, CHUNK):
-            some = cells[: min(CHUNK, hi - m0)]
-            _cells(xs, ys, m0, x0, y0, inv, ny, nx, some)
-            for q in range(some.size):
-                if some[q] >= 0:
-                    mine[some[q]] += 1
+        while True:
+            m0 = fetch_add(taken, 0, SHARE)
+            if m0 >= n:
+                break
+            _add_ones(xs, ys, m0, min(n, m0 + SHARE), x0, y0, 1.0 / cell, ny, nx, mine)
 
 
-@kernel(fastmath=frozenset({"contract"}))
+@kernel()
 def _blur(
     partial: npt.NDArray[np.float64] | npt.NDArray[np.int32],
     taps: npt.NDArray[np.float64],
@@ -148,42 +194,81 @@ def _blur(
     row1: int,
     dst: npt.NDArray[np.float64],
 ) -> None:
-    # Both passes at once: the rows of [row0, row1) are split among the threads; each blurs the
-    # rows it needs along the rows (the per-thread grids summed) into a ring of 2r + 1 rows in its
-    # own cache, and writes each output row as the column blur of the ring: no grid in between.
-    # The r rows on either side of a thread's share are blurred along twice (by it and by its
-    # neighbour), a small price for never writing the first pass out and reading it back. The taps
-    # are symmetric (gaussian()): taps[k] = taps[2r − k], so pairs of rows or cells share a multiply.
+    # Both passes at once: the rows of [row0, row1) are split into bands, which the threads take
+    # in turn; a thread blurs the rows a band needs along the rows (the per-thread grids summed)
+    # into a ring of 2r + 1 rows in its own cache, and writes each output row as the column blur
+    # of the ring: no grid in between. The r rows on either side of a band are blurred along twice
+    # (for it and for its neighbour), a small price for never writing the first pass out. Each
+    # output cell is summed in a register over all the taps, 4 cells per SIMD register (one load
+    # per tap and cell, one store per cell); the taps are symmetric (gaussian()): taps[k] =
+    # taps[2r − k], so pairs of cells or rows share a multiply.
     nthreads, ny, nx = partial.shape
     r = taps.size // 2
     span = 2 * r + 1
-    parts = max(1, min(nthreads, row1 - row0))
-    for p in prange(parts):
-        a = row0 + (row1 - row0) * p // parts
-        b = row0 + (row1 - row0) * (p + 1) // parts
-        ring = np.zeros((span + 1, nx))  # the last row stays zero: rows beyond the grid
-        pad = np.zeros(nx + 2 * r)
-        for src in range(max(0, a - r), min(ny, b + r)):
-            # Row src blurred along the rows, into ring slot src % span.
+    width = nx + (-nx) % 16  # a ring row: whole blocks of 4 vectors
+    out = dst.reshape(ny * nx)
+    bands = max(1, min(4 * nthreads, (row1 - row0) // BAND))
+    taken = np.zeros(1, dtype=np.int64)
+    for _ in prange(nthreads):
+        ring = np.zeros((span + 1) * width)  # the last row stays zero: rows beyond the grid
+        pad = np.zeros(width + 2 * r)  # a row with r zeros either side (and up to 15 after)
+        rows = np.empty(2 * r, dtype=np.int64)
+        while True:  # the next band of rows, while there is one
+            p = fetch_add(taken, 0, 1)
+            if p >= bands:
+                break
+            a = row0 + (row1 - row0) * p // bands
+            b = row0 + (row1 - row0) * (p + 1) // bands
+            _band(partial, taps, a, b, ring, pad, rows, out)
+
+
+@serial
+def _band(
+    partial: npt.NDArray[np.float64] | npt.NDArray[np.int32],
+    taps: npt.NDArray[np.float64],
+    a: int,
+    b: int,
+    ring: npt.NDArray[np.float64],
+    pad: npt.NDArray[np.float64],
+    rows: npt.NDArray[np.int64],
+    out: npt.NDArray[np.float64],
+) -> None:
+    """Output rows [a, b) of the blur (see _blur), with a thread's ring, padded row and offsets."""
+    nthreads, ny, nx = partial.shape
+    r = taps.size // 2
+    span = 2 * r + 1
+    width = nx + (-nx) % 16
+    for src in range(max(0, a - r), min(ny, b + r)):
+        # Row src blurred along the rows, into ring slot src % span.
+        for j in range(nx):
+            pad[j + r] = partial[0, src, j]
+        for t in range(1, nthreads):
             for j in range(nx):
-                pad[j + r] = partial[0, src, j]
-            for t in range(1, nthreads):
-                for j in range(nx):
-                    pad[j + r] += partial[t, src, j]
-            acc = ring[src % span]
-            g = taps[r]
-            for j in range(nx):
-                acc[j] = g * pad[j + r]
+                pad[j + r] += partial[t, src, j]
+        at = (src % span) * width
+        for j in range(0, width, 16):  # 16 cells at a time: a tap's broadcast serves 4 vectors
+            g = splat(taps[r])
+            c0 = g * load4(pad, j + r)
+            c1 = g * load4(pad, j + 4 + r)
+            c2 = g * load4(pad, j + 8 + r)
+            c3 = g * load4(pad, j + 12 + r)
             for k in range(r):
-                g = taps[k]
-                for j in range(nx):
-                    acc[j] += g * (pad[j + k] + pad[j + 2 * r - k])
-            # Output row i = src − r now has every row it needs.
-            i = src - r
-            if i >= a:
-                _column(ring, taps, i, ny, dst[i])
-        for i in range(max(a, min(ny, b + r) - r), b):
-            _column(ring, taps, i, ny, dst[i])
+                g = splat(taps[k])
+                m = j + 2 * r - k
+                c0 = fma(g, load4(pad, j + k) + load4(pad, m), c0)
+                c1 = fma(g, load4(pad, j + 4 + k) + load4(pad, m + 4), c1)
+                c2 = fma(g, load4(pad, j + 8 + k) + load4(pad, m + 8), c2)
+                c3 = fma(g, load4(pad, j + 12 + k) + load4(pad, m + 12), c3)
+            store4(ring, at + j, c0)
+            store4(ring, at + j + 4, c1)
+            store4(ring, at + j + 8, c2)
+            store4(ring, at + j + 12, c3)
+        # Output row i = src − r now has every row it needs.
+        i = src - r
+        if i >= a:
+            _column(ring, taps, i, ny, nx, width, rows, out)
+    for i in range(max(a, min(ny, b + r) - r), b):
+        _column(ring, taps, i, ny, nx, width, rows, out)
 
 
 @serial
@@ -192,25 +277,53 @@ def _column(
     taps: npt.NDArray[np.float64],
     i: int,
     ny: int,
+    nx: int,
+    width: int,
+    rows: npt.NDArray[np.int64],
     out: npt.NDArray[np.float64],
 ) -> None:
-    """Output row i: the column blur of the row-blurred rows i − r … i + r held in the ring (slot
-    row % span; the ring's last slot, all zeros, for rows beyond the grid)."""
-    span = ring.shape[0] - 1
-    nx = ring.shape[1]
+    """Output row i (out[i·nx:(i + 1)·nx]): the column blur of the row-blurred rows i − r … i + r
+    held in the ring (row `row % span`, `width` apart; the ring's last row, all zeros, for rows
+    beyond the grid). `rows`: room for 2r offsets."""
     r = taps.size // 2
-    g = taps[r]
-    mid = ring[i % span]
-    for j in range(nx):
-        out[j] = g * mid[j]
+    span = 2 * r + 1
+    mid = (i % span) * width
     for k in range(r):
         lo = i - r + k
         hi = i + r - k
-        above = ring[lo % span] if lo >= 0 else ring[span]
-        below = ring[hi % span] if hi < ny else ring[span]
-        g = taps[k]
-        for j in range(nx):
-            out[j] += g * (above[j] + below[j])
+        rows[2 * k] = (lo % span if lo >= 0 else span) * width
+        rows[2 * k + 1] = (hi % span if hi < ny else span) * width
+    blocks16 = nx - nx % 16
+    o = i * nx
+    for j in range(0, blocks16, 16):  # 16 cells at a time: a tap's broadcast serves 4 vectors
+        g = splat(taps[r])
+        c0 = g * load4(ring, mid + j)
+        c1 = g * load4(ring, mid + j + 4)
+        c2 = g * load4(ring, mid + j + 8)
+        c3 = g * load4(ring, mid + j + 12)
+        for k in range(r):
+            g = splat(taps[k])
+            u = rows[2 * k] + j
+            v = rows[2 * k + 1] + j
+            c0 = fma(g, load4(ring, u) + load4(ring, v), c0)
+            c1 = fma(g, load4(ring, u + 4) + load4(ring, v + 4), c1)
+            c2 = fma(g, load4(ring, u + 8) + load4(ring, v + 8), c2)
+            c3 = fma(g, load4(ring, u + 12) + load4(ring, v + 12), c3)
+        store4(out, o + j, c0)
+        store4(out, o + j + 4, c1)
+        store4(out, o + j + 8, c2)
+        store4(out, o + j + 12, c3)
+    whole = nx - nx % 4
+    for j in range(blocks16, whole, 4):
+        acc = splat(taps[r]) * load4(ring, mid + j)
+        for k in range(r):
+            acc = fma(splat(taps[k]), load4(ring, rows[2 * k] + j) + load4(ring, rows[2 * k + 1] + j), acc)
+        store4(out, o + j, acc)
+    for j in range(whole, nx):  # the last cells of the row, one at a time
+        acc1 = taps[r] * ring[mid + j]
+        for k in range(r):
+            acc1 += taps[k] * (ring[rows[2 * k] + j] + ring[rows[2 * k + 1] + j])
+        out[o + j] = acc1
 
 
 class DensityPlan:
@@ -223,9 +336,9 @@ class DensityPlan:
         self.grid = Grid.of(params)
         self.taps = gaussian(params["sigma_cells"])
         shape = (self.grid.ny, self.grid.nx)
-        self.partial = np.empty((threads(), *shape), dtype=np.float64 if self.weighted else np.int32)
+        self.partial = scratch.take((threads(), *shape), np.float64 if self.weighted else np.int32)
         self.density = np.empty(shape)
-        self.rows = blocks(self.grid.ny, ROW_STEPS)
+        self.rows = blocks(self.grid.ny, max(1, min(ROW_STEPS, self.grid.cells // STEP_CELLS)))
         self.steps = 1 + len(self.rows)
 
     def step(self, i: int) -> None:
@@ -240,6 +353,7 @@ class DensityPlan:
             _blur(self.partial, self.taps, row0, row1, self.density)
 
     def outputs(self) -> Arrays:
+        scratch.give(self.partial)  # this plan is done with its per-thread grids
         return {"density": self.density}
 
     def reference(self) -> Arrays:

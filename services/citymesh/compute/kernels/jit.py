@@ -72,6 +72,13 @@ def serial(fn: F) -> F:
     return compiled
 
 
+def routine(fn: F) -> F:
+    """njit(cache=True), not inlined: the work of one iteration of a kernel's parallel loop, kept a
+    function of its own so that its hot loop is compiled (and its registers allocated) on its own."""
+    compiled = cast(F, numba.njit(cache=True, nogil=True)(fn))
+    return compiled
+
+
 prange = numba.prange
 
 
