@@ -44,6 +44,10 @@ PEAK_SCENES_BUCKET = "peak-scenes"
 PEAK_PROJECTS_BUCKET = "peak-projects"
 DATASETS_BUCKET = "exchange-datasets"
 GRANTS_BUCKET = "exchange-grants"
+LEASES_BUCKET = "governance-leases"
+LEASE_TTL_S = 15.0
+"""The leases bucket's max_age (a lease not renewed within it is gone) when the declaring process's
+settings have no `lease_ttl_s` (governance's have: governance/incidents/settings.py)."""
 
 
 TENANT_KEYED_BUCKETS = (PEAK_SCENES_BUCKET, PEAK_PROJECTS_BUCKET)
@@ -267,14 +271,24 @@ class Bus:
                     "Data-sharing grants: <dataset id>.<tenant> → request and decision (JSON), compare-and-set",
                 )
             ),
+            LEASES_BUCKET: lambda: self.ensure_bucket(
+                self._bucket(
+                    LEASES_BUCKET,
+                    "Leader leases: <role> → its holder (JSON), taken by create, renewed by compare-and-set; "
+                    "a value not renewed within max_age expires",
+                    ttl=float(getattr(s, "lease_ttl_s", LEASE_TTL_S)),
+                )
+            ),
         }
 
-    def _bucket(self, name: str, description: str) -> api.KeyValueConfig:
-        """A KV bucket of the platform: latest value per key, on file, replicated like the streams."""
+    def _bucket(self, name: str, description: str, ttl: float | None = None) -> api.KeyValueConfig:
+        """A KV bucket of the platform: latest value per key, on file, replicated like the streams;
+        with `ttl`, each value expires that many seconds after it was written (max_age)."""
         return api.KeyValueConfig(
             bucket=name,
             description=description,
             history=1,
+            ttl=ttl,
             storage=api.StorageType.FILE,
             replicas=self.settings.stream_replicas,
             direct=name in TENANT_KEYED_BUCKETS or None,
@@ -297,9 +311,16 @@ class Bus:
 
     async def ensure_bucket(self, config: api.KeyValueConfig) -> KeyValue:
         try:
-            return await self.js.key_value(config.bucket)
+            kv = await self.js.key_value(config.bucket)
         except BucketNotFoundError:
             return await self.js.create_key_value(config)
+        if config.ttl:  # a bucket whose values expire keeps the configured lifetime
+            stream = (await kv.status()).stream_info.config
+            if stream.max_age != config.ttl:
+                window = min(stream.duplicate_window or config.ttl, config.ttl)
+                await self.js.update_stream(stream.evolve(max_age=config.ttl, duplicate_window=window))
+                log.info("updated bucket max_age", extra={"bucket": config.bucket, "max_age": config.ttl})
+        return kv
 
     async def ensure_object_store(self, config: api.ObjectStoreConfig) -> ObjectStore:
         assert config.bucket is not None

@@ -55,6 +55,7 @@ from citymesh.runtime.bus import (
     INCIDENTS_BUCKET,
     JOBS_BUCKET,
     JOBS_STREAM,
+    LEASES_BUCKET,
     PEAK_PROJECTS_BUCKET,
     PEAK_SCENES_BUCKET,
     PEAKS_BUCKET,
@@ -82,6 +83,7 @@ BUCKETS = frozenset(
         PEAK_PROJECTS_BUCKET,
         DATASETS_BUCKET,
         GRANTS_BUCKET,
+        LEASES_BUCKET,
     }
 )
 OBJECT_STORES = frozenset({ARTIFACTS_STORE})
@@ -166,9 +168,9 @@ SERVICES: Mapping[str, ServiceNeeds] = {
     ),
     "governance": ServiceNeeds(
         "publishes lifecycle and incident events and audit records; owns the tenants, peaks, "
-        "award-ledger and incidents buckets; its incident rules read TELEMETRY and the camera "
-        "detections on EVENTS (pull consumers) and the device registry; its economy index reads "
-        "compute's jobs",
+        "award-ledger and incidents buckets and the governance-leases bucket (the incident "
+        "pipeline's leader lease); its incident rules read TELEMETRY and the camera detections on "
+        "EVENTS (pull consumers) and the device registry; its economy index reads compute's jobs",
         (
             EVENTS_STREAM,
             AUDIT_STREAM,
@@ -178,9 +180,10 @@ SERVICES: Mapping[str, ServiceNeeds] = {
             TELEMETRY_STREAM,
             DEVICES_BUCKET,
             INCIDENTS_BUCKET,
+            LEASES_BUCKET,
         ),
         publishes=("events.>", "audit.>"),
-        writes=(TENANTS_BUCKET, PEAKS_BUCKET, AWARDS_BUCKET, INCIDENTS_BUCKET),
+        writes=(TENANTS_BUCKET, PEAKS_BUCKET, AWARDS_BUCKET, INCIDENTS_BUCKET, LEASES_BUCKET),
         consumes=(TELEMETRY_STREAM, EVENTS_STREAM),
         reads=(JOBS_BUCKET,),  # the economy index counts compute's jobs
         looks_up=(EVENTS_STREAM, AUDIT_STREAM),  # the outbox relay: was an event stored already?

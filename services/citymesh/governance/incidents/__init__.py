@@ -10,6 +10,7 @@ eta.py        ETAs from compute's `route` kernel over gRPC, straight-line when i
 store.py      the `incidents` KV bucket: compare-and-set, and a watched view of every incident
 devices.py    kind, position and sub-district of each device (a watch of the `devices` bucket)
 perceive.py   the durable TELEMETRY consumer that feeds the evaluator
+lease.py      the leader lease: one governance replica at a time perceives and supervises
 pipeline.py   the stages joined: open/join, acknowledge, dispatch, resolve, escalate; events, audit
 convert.py    protobuf ⇄ model;  servicer.py  IncidentService with its access checks
 cli.py        `citymesh incidents`

@@ -24,6 +24,9 @@ class Follower:
         self._watcher: Any = None
         self._task: asyncio.Task[None] | None = None
         self._synced = asyncio.Event()
+        self.revision = 0
+        """The revision of the latest entry the watch delivered (a value or a deletion)."""
+        self._progress = asyncio.Event()
 
     async def start(self, sync_timeout_s: float) -> bool:
         """Start (once) and wait until every stored value was passed on; False if that took longer
@@ -36,6 +39,18 @@ class Follower:
             await asyncio.wait_for(self._synced.wait(), sync_timeout_s)
         except TimeoutError:
             return False
+        return True
+
+    async def reached(self, revision: int, timeout_s: float) -> bool:
+        """Wait until the watch delivered `revision` or a later one; False after `timeout_s`."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while self.revision < revision:
+            self._progress.clear()
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._progress.wait(), left)
         return True
 
     async def stop(self) -> None:
@@ -54,5 +69,7 @@ class Follower:
                 continue
             if entry.operation not in (KV_DEL, KV_PURGE) and entry.value:
                 self._on_value(entry.key, entry.value, entry.revision or 0)
+            self.revision = max(self.revision, entry.revision or 0)
+            self._progress.set()
             if entry.delta == 0:
                 self._synced.set()

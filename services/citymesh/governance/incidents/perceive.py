@@ -14,6 +14,8 @@ and read what was stored after they were first created:
 
 The triggers are handed to the pipeline and only then are the messages acked, so a crash between
 the two redelivers them (a trigger may then count twice in its incident; no trigger is lost).
+Of the governance replicas, only the holder of the incident lease (lease.py) runs the Perceivers;
+one that stops before it handled a fetch naks its messages, for the next leader to read at once.
 """
 
 from __future__ import annotations
@@ -274,7 +276,8 @@ class Perceiver:
                 await self._sink(triggers[:1])
             except (errors.Unavailable, nats.errors.Error, TimeoutError) as exc:
                 if self._stopping.is_set():
-                    return  # unacked: redelivered to whoever runs next
+                    await self._give_back(msgs)
+                    return
                 log.warning("cannot store a trigger; retrying", extra={"reason": str(exc)})
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), self._retry_s)
@@ -283,3 +286,11 @@ class Perceiver:
             self.triggers += 1
         for msg in msgs:
             await msg.ack()
+
+    async def _give_back(self, msgs: list[Any]) -> None:
+        """Stopping before these were handled (this replica lost the incident lease, or stops):
+        back to the consumer at once for whoever runs next, rather than after ACK_WAIT_S (a
+        trigger already handed over may then count twice in its incident)."""
+        for msg in msgs:
+            with contextlib.suppress(Exception):
+                await msg.nak()

@@ -9,6 +9,10 @@
 - supervise: a periodic pass (on the injectable clock) escalates incidents past their SLA;
   closing needs a resolution note.
 
+Perceiving (with it, opening incidents) and supervising run in one governance replica at a time,
+the holder of the leader lease (lease.py); every replica serves the API, whose acts are
+compare-and-sets on the record like everything else here.
+
 Every change is a compare-and-set on the incident's record; the event of each transition (opened,
 acknowledged, dispatched, escalated, resolved) is written into the record's outbox by that same
 compare-and-set, then published on EVENTS (`events.incident.<district>`) and AUDIT
@@ -27,7 +31,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass
 
 from citymesh.city import DISTRICTS
@@ -35,6 +39,7 @@ from citymesh.governance.incidents import model
 from citymesh.governance.incidents.devices import Devices
 from citymesh.governance.incidents.eta import ComputeRoute, Estimator, StraightLine
 from citymesh.governance.incidents.evaluate import DetectionMatcher, Evaluator
+from citymesh.governance.incidents.lease import INCIDENTS_LEASE, Lease, finish
 from citymesh.governance.incidents.model import Incident, State, Trigger
 from citymesh.governance.incidents.perceive import DetectionReader, Perceiver, RuleReader
 from citymesh.governance.incidents.rules import RuleSet, load
@@ -50,13 +55,14 @@ from citymesh.runtime.bus import (
     DEVICES_BUCKET,
     EVENTS_STREAM,
     INCIDENTS_BUCKET,
+    LEASES_BUCKET,
     TELEMETRY_STREAM,
     Bus,
 )
 
 log = logging.getLogger("citymesh.governance.incidents")
 
-RESOURCES = [TELEMETRY_STREAM, DEVICES_BUCKET, INCIDENTS_BUCKET, EVENTS_STREAM, AUDIT_STREAM]
+RESOURCES = [TELEMETRY_STREAM, DEVICES_BUCKET, INCIDENTS_BUCKET, EVENTS_STREAM, AUDIT_STREAM, LEASES_BUCKET]
 """What the pipeline uses on NATS."""
 PIPELINE = "governance"
 """The actor of what the pipeline does by itself (opening, escalating)."""
@@ -67,6 +73,8 @@ CAS_TRIES = 20
 WATCH_QUEUE = 256
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+STOP_WAIT_S = 5.0
+"""How long a stopping supervisor may finish its pass before it is cancelled."""
 
 
 def now_ms() -> int:
@@ -106,6 +114,9 @@ class Filter:
 
 
 class Pipeline:
+    lease_type: type[Lease] = Lease
+    """What holds the leader lease (a test's subclass may make its renewals hang)."""
+
     def __init__(
         self,
         bus: Bus,
@@ -125,8 +136,18 @@ class Pipeline:
         self.outbox = Outbox(bus, NAMESPACE)
         self._relay = Relay("incidents", self.relay, self._due, relay_every_s)
         self._closing = asyncio.Event()
+        self._started = False
+        self._settings: IncidentSettings | None = None
+        self._devices: Devices | None = None
+        self.lease: Lease | None = None
+        """The leader lease, once started with settings; without one this pipeline opens incidents
+        whenever it is asked (tests, benchmarks)."""
+        self.perceivers: list[Perceiver] = []
+        """The consumers running now: none while another replica holds the lease."""
         self._tasks: list[asyncio.Task[None]] = []
-        self._stoppers: list[Callable[[], Awaitable[None]]] = []
+        self._term_over = asyncio.Event()
+        self.opened = 0
+        """Incidents this pipeline opened."""
 
     @classmethod
     async def create(cls, bus: Bus, settings: IncidentSettings) -> Pipeline:
@@ -142,48 +163,87 @@ class Pipeline:
 
     async def start(self, settings: IncidentSettings | None = None) -> None:
         """The store's view and the outbox relay (publishing what a crash left), then (with
-        settings) the TELEMETRY and detection consumers and the supervisor."""
-        await self.store.start()
-        await self._relay.start()
-        if settings is None:
+        settings) the device registry and the leader lease: this replica runs the TELEMETRY and
+        detection consumers and the supervisor while it holds it (at once when it was free)."""
+        if not self._started:
+            await self.store.start()
+            await self._relay.start()
+            self._started = True
+        if settings is None or self.lease is not None:
             return
-        devices = await Devices.open(self.bus)
-        await devices.start()
-        self._stoppers.append(devices.stop)
-        readers: list[RuleReader | DetectionReader] = [RuleReader(devices, self.evaluator)]
-        if self.rules.detections:
-            readers.append(DetectionReader(DetectionMatcher(self.rules.detections)))
-        for reader in readers:
-            perceiver = Perceiver(self.bus, reader, self.trigger_all, settings.incident_fetch_batch)
-            await perceiver.start()
-            self._stoppers.insert(0, perceiver.stop)
-        self._tasks.append(
-            asyncio.create_task(
-                self._supervise_every(settings.supervise_interval_s), name="incidents-supervise"
-            )
+        self._settings = settings
+        self._devices = await Devices.open(self.bus)
+        await self._devices.start()
+        self.lease = await self.lease_type.open(
+            self.bus, INCIDENTS_LEASE, settings.lease_renew_s, self._lead, self._stand_by
         )
+        await self.lease.start()
         log.info(
             "incident pipeline started",
             extra={
                 "rules": len(self.rules.rules),
                 "detection_rules": len(self.rules.detections),
                 "source": self.rules.source,
-                "devices": len(devices),
+                "devices": len(self._devices),
+                "leading": self.lease.active,
+                "lease_ttl_s": self.lease.ttl_s,
             },
         )
 
+    @property
+    def leading(self) -> bool:
+        """Whether this pipeline perceives and supervises now (no lease: whenever started)."""
+        return self.lease.held() if self.lease is not None else True
+
+    async def _lead(self) -> None:
+        """The lease is ours: catch up with what the previous leader stored, then perceive and
+        supervise."""
+        settings, devices = self._settings, self._devices
+        assert settings is not None
+        assert devices is not None
+        if not await self.store.sync(min(10.0, settings.lease_ttl_s / 4)):
+            log.warning("incident view not caught up with the bucket; correlating with what it has")
+        self.evaluator = Evaluator(self.rules.rules)  # windows from an earlier term are stale
+        readers: list[RuleReader | DetectionReader] = [RuleReader(devices, self.evaluator)]
+        if self.rules.detections:
+            readers.append(DetectionReader(DetectionMatcher(self.rules.detections)))
+        for reader in readers:
+            perceiver = Perceiver(self.bus, reader, self.trigger_all, settings.incident_fetch_batch)
+            self.perceivers.append(perceiver)
+            await perceiver.start()
+        self._term_over = asyncio.Event()
+        self._tasks.append(
+            asyncio.create_task(
+                self._supervise_every(settings.supervise_interval_s, self._term_over),
+                name="incidents-supervise",
+            )
+        )
+        log.info("incident pipeline leading: perceiving and supervising")
+
+    async def _stand_by(self) -> None:
+        """The lease is not ours (lost or released): stop perceiving and supervising; what a
+        consumer had fetched and not handled goes back to the stream for the next leader."""
+        self._term_over.set()
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            await finish(task, STOP_WAIT_S)
+        perceivers, self.perceivers = self.perceivers, []
+        await asyncio.gather(*(perceiver.stop() for perceiver in perceivers))  # each ends its fetch
+
     async def draining(self) -> None:
-        """End the watch streams (the server is about to stop)."""
+        """End the watch streams (the server is about to stop) and hand the lease over: the other
+        replica takes it now rather than when it would have expired."""
         self._closing.set()
+        if self.lease is not None:
+            await self.lease.stop()
 
     async def stop(self) -> None:
         self._closing.set()
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        for stop in self._stoppers:
-            await stop()
+        if self.lease is not None:
+            await self.lease.stop()
+        await self._stand_by()
+        if self._devices is not None:
+            await self._devices.stop()
         await self._relay.stop()
         await self.store.stop()
         close = getattr(self.estimator, "close", None)
@@ -209,7 +269,10 @@ class Pipeline:
                     new_id(), trigger, unit, self.rules.sla[trigger.rule.severity], now
                 )
                 incident = model.recorded(opened, "opened", PIPELINE, now)
+                if not self.leading:  # another replica may be correlating this trigger's place
+                    raise errors.Unavailable("this replica does not hold the incident lease any more")
                 await self.store.create(incident)
+                self.opened += 1
                 await self._relay_after(incident)
                 log.info(
                     "incident opened",
@@ -317,14 +380,17 @@ class Pipeline:
                 escalated.append(changed[1])
         return escalated
 
-    async def _supervise_every(self, interval_s: float) -> None:
-        while not self._closing.is_set():
+    async def _supervise_every(self, interval_s: float, over: asyncio.Event) -> None:
+        """A pass every `interval_s` until the lease term is `over` (a flag, not a cancellation:
+        Python 3.11's wait_for may swallow one)."""
+        while not over.is_set():
             try:
-                await self.supervise()
+                if self.leading:
+                    await self.supervise()
             except Exception:
                 log.exception("supervision pass failed; next one in %s s", interval_s)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), interval_s)
+                await asyncio.wait_for(over.wait(), interval_s)
 
     # --- the outbox --------------------------------------------------------------------------------
 

@@ -57,6 +57,12 @@ class IncidentStore:
     async def stop(self) -> None:
         await self._follower.stop()
 
+    async def sync(self, timeout_s: float = 10.0) -> bool:
+        """Wait until the view holds every incident stored before this call (what another replica
+        wrote just now included); False if that took longer than `timeout_s`."""
+        last = (await self.kv.status()).stream_info.state.last_seq or 0
+        return await self._follower.reached(last, timeout_s)
+
     def _entry(self, key: str, value: bytes, revision: int) -> None:
         try:
             incident = Incident.from_json(value)
