@@ -288,7 +288,7 @@ async def test_subscribe_streams_only_matching_readings_with_kind_and_district(
         ("wt-air-1", BASE_MS + 3, 30.0, AIR, WUTONG),
     ]
     assert [(r.device_id, r.kind) for r in air_readings] == [("gz-air-1", AIR), ("wt-air-1", AIR)]
-    await eventually(lambda: asyncio.sleep(0, len(exchange.app.hub)), lambda n: n == 0, what="unsubscribed")
+    await eventually(lambda: len(exchange.app.hub), lambda n: n == 0, what="unsubscribed")
 
 
 async def test_a_subscriber_that_falls_behind_is_told_where_to_catch_up(

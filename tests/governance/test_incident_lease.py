@@ -203,7 +203,7 @@ async def test_of_two_replicas_started_together_one_perceives_and_each_place_get
             async with Overlap(a, b) as overlap:
                 await flooded(feed, GAUGES, "flood")
                 found = await eventually(
-                    lambda: asyncio.sleep(0, floods(standby)),
+                    lambda: floods(standby),
                     lambda f: sum(n for _, n in f) == len(GAUGES),
                     30,
                     "every gauge's trigger in an incident, as the standby's view has them",
@@ -281,7 +281,7 @@ async def test_a_standby_app_serves_every_rpc_and_takes_over_at_once_when_the_le
                     assert current == {i.incident_id for i in incidents} - {two}
                     # ... and the leader's view has what the standby did
                     await eventually(
-                        lambda: asyncio.sleep(0, {i.id: i.state.value for i in leader.store.incidents()}),
+                        lambda: {i.id: i.state.value for i in leader.store.incidents()},
                         lambda s: (s[one], s[two]) == ("dispatched", "resolved"),
                         10,
                         "the standby's acts in the leader's view",
@@ -292,7 +292,7 @@ async def test_a_standby_app_serves_every_rpc_and_takes_over_at_once_when_the_le
                     started = time.monotonic()
                     await first.aclose()
                     await eventually(
-                        lambda: asyncio.sleep(0, standby.leading and len(standby.perceivers) > 0),
+                        lambda: standby.leading and len(standby.perceivers) > 0,
                         bool,
                         HANDOVER_S,
                         "the standby leading",
@@ -331,9 +331,7 @@ async def test_a_leader_whose_renewals_stop_is_replaced_within_the_ttl_and_opens
             assert a.leading
             assert not b.leading
             await flooded(feed, GAUGES, "flood")
-            await eventually(
-                lambda: asyncio.sleep(0, floods(a)), lambda f: len(f) == len(PLACES), 30, "opened"
-            )
+            await eventually(lambda: floods(a), lambda f: len(f) == len(PLACES), 30, "opened")
             await eventually(lambda: handled(feed), bool, 10, "every batch handled")
             assert isinstance(a.lease, HangingLease)
             assert b.lease is not None
@@ -343,7 +341,7 @@ async def test_a_leader_whose_renewals_stop_is_replaced_within_the_ttl_and_opens
                 a.lease.hang()
                 bound_s = FAST["lease_ttl_s"] + FAST["lease_renew_s"]
                 await eventually(
-                    lambda: asyncio.sleep(0, b.leading and len(b.perceivers) > 0),
+                    lambda: b.leading and len(b.perceivers) > 0,
                     bool,
                     bound_s + SCHEDULING_S + 5,
                     "the standby leading",
@@ -362,9 +360,7 @@ async def test_a_leader_whose_renewals_stop_is_replaced_within_the_ttl_and_opens
                 await a.trigger(trigger(FLOOD, *NEW_PLACE, value=6.4, device=LATE[0].device_id))
             # ... while the new leader opens it
             await flooded(feed, LATE, "late")
-            await eventually(
-                lambda: asyncio.sleep(0, floods(b)), lambda f: len(f) == len(PLACES) + 1, 30, "new"
-            )
+            await eventually(lambda: floods(b), lambda f: len(f) == len(PLACES) + 1, 30, "new")
             await eventually(lambda: handled(feed), bool, 10, "every batch handled")
             assert (a.opened, b.opened) == (len(PLACES), 1)
             assert sum(n for _, n in floods(b)) == len(GAUGES) + len(LATE)
@@ -389,7 +385,7 @@ async def test_a_leader_steps_down_the_moment_its_lease_moves_and_a_freed_lease_
             moved_at = time.monotonic()
             await kv.put(INCIDENTS_LEASE, json.dumps({"holder": "an-operator"}).encode())
             await eventually(
-                lambda: asyncio.sleep(0, not a.leading and a.perceivers == []),
+                lambda: not a.leading and a.perceivers == [],
                 bool,
                 HANDOVER_S,
                 "a stepped down",
@@ -400,7 +396,7 @@ async def test_a_leader_steps_down_the_moment_its_lease_moves_and_a_freed_lease_
 
             await kv.delete(INCIDENTS_LEASE)  # that holder lets go: one of the two takes the lease
             (leader,) = await eventually(
-                lambda: asyncio.sleep(0, leaders(a, b)),
+                lambda: leaders(a, b),
                 lambda held: len(held) == 1,
                 HANDOVER_S,
                 "one leading",
@@ -459,9 +455,7 @@ async def test_a_governance_process_hands_the_lease_over_on_sigterm(
                 assert not b.leading
                 started = time.monotonic()
                 first.send_signal(signal.SIGTERM)
-                await eventually(
-                    lambda: asyncio.sleep(0, b.leading), bool, HANDOVER_S, "b leading after SIGTERM"
-                )
+                await eventually(lambda: b.leading, bool, HANDOVER_S, "b leading after SIGTERM")
                 took_s = time.monotonic() - started
                 print(f"handover on SIGTERM: {took_s:.2f} s")
                 assert await asyncio.to_thread(first.wait, 10) == 0
@@ -494,7 +488,7 @@ async def test_a_killed_governance_process_is_replaced_within_the_ttl_and_one_in
                 assert not b.leading
                 killed_at = time.monotonic()
                 os.kill(proc.pid, signal.SIGKILL)
-                await eventually(lambda: asyncio.sleep(0, b.leading), bool, bound_s + 5, "b leading")
+                await eventually(lambda: b.leading, bool, bound_s + 5, "b leading")
                 took_s = time.monotonic() - killed_at
                 print(f"takeover after SIGKILL: {took_s:.2f} s (bound {bound_s} s)")
                 assert took_s <= bound_s + SCHEDULING_S
@@ -565,10 +559,10 @@ async def test_the_governance_nats_user_takes_renews_watches_and_releases_the_le
             assert a.held()
             assert not b.held()
             renewed = a._revision
-            await eventually(lambda: asyncio.sleep(0, a._revision), lambda r: r != renewed, 5, "renewed")
+            await eventually(lambda: a._revision, lambda r: r != renewed, 5, "renewed")
             assert a.held()
             await a.stop()  # the release wakes b through its watch
-            await eventually(lambda: asyncio.sleep(0, b.held()), bool, HANDOVER_S, "b holding")
+            await eventually(lambda: b.held(), bool, HANDOVER_S, "b holding")
             assert not a.losses
             assert not b.losses
         finally:

@@ -5,7 +5,6 @@ injected at those seams by subclasses here, not in governance's code."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -352,9 +351,7 @@ async def test_an_incident_event_nats_refused_is_relayed_later_and_the_incident_
                 lambda found: len(found) == 1,
                 what="the event relayed",
             )
-            await eventually(
-                lambda: asyncio.sleep(0, p.store.pending()), lambda left: left == [], what="cleared"
-            )
+            await eventually(lambda: p.store.pending(), lambda left: left == [], what="cleared")
             await assert_incident_events(bus, [("incident.opened", 1)])
             assert incident.id in {i.id for i in p.store.incidents()}
         finally:

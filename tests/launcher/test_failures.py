@@ -36,7 +36,7 @@ async def test_a_second_launcher_on_the_same_data_refuses_to_start(tmp_path: Pat
     first = Launcher(Options(tmp_path, services=(), simulator=False), io.StringIO())
     running = asyncio.create_task(first.run())
     ports = tmp_path / "run" / "ports.json"
-    await eventually(lambda: asyncio.sleep(0, ports.exists()), bool, 30, "ports.json written")
+    await eventually(lambda: ports.exists(), bool, 30, "ports.json written")
     out = io.StringIO()
     assert await Launcher(Options(tmp_path, services=(), simulator=False), out).run() == 1
     assert "another `citymesh up`" in out.getvalue()

@@ -99,7 +99,7 @@ async def test_up_starts_a_peak_for_each_active_peak(tmp_path: Path) -> None:
             assert (fengyang.tenant, fengyang.theme) == ("huawei", pb.THEME_FIVE_G)
         # The status view reads each peak.
         await eventually(
-            lambda: asyncio.sleep(0, launcher.counters.get("peak-digital-governance", {})),
+            lambda: launcher.counters.get("peak-digital-governance", {}),
             lambda c: c.get("scenes") == 3,
             30,
             "the status probe of a peak",

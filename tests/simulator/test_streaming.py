@@ -200,7 +200,7 @@ async def test_a_collection_that_starts_late_is_waited_for(
     port = free_port()
     stats = SimulationStats()
     run = asyncio.create_task(run_simulation(f"127.0.0.1:{port}", rate=60, seconds=1.0, stats=stats))
-    await eventually(lambda: asyncio.sleep(0, stats.phase), lambda p: p == "registering", 10, "registering")
+    await eventually(lambda: stats.phase, lambda p: p == "registering", 10, "registering")
     assert stats.registered == 0
     await serve(fake, port)
     await asyncio.wait_for(run, 30)
@@ -215,9 +215,7 @@ async def test_stop_ends_an_endless_run_and_drains_it(serve: Serve) -> None:
     stats = SimulationStats()
     stop = asyncio.Event()
     run = asyncio.create_task(run_simulation(f"127.0.0.1:{port}", rate=100, stats=stats, stop=stop))
-    await eventually(
-        lambda: asyncio.sleep(0, stats.readings_accepted), lambda n: n > 0, 30, "readings accepted"
-    )
+    await eventually(lambda: stats.readings_accepted, lambda n: n > 0, 30, "readings accepted")
     stop.set()
     await asyncio.wait_for(run, 15)
     assert stats.phase == "stopped"

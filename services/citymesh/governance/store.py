@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -260,18 +260,12 @@ class AwardLedger:
         await _put(self.kv, key, json.dumps(record).encode(), revision)
 
     async def decisions(self) -> list[Decision]:
-        keys = await kv_items(self.kv)
-        found = [await self.decision(k) for k in keys if k.startswith("claim.")]
-        return sorted((d for d in found if d is not None), key=lambda d: (d.decided_at_ms, d.claim.claim_id))
+        stored = await kv_items(self.kv)
+        found = [Decision.from_json(value) for key, value in stored.items() if key.startswith("claim.")]
+        return sorted(found, key=lambda d: (d.decided_at_ms, d.claim.claim_id))
 
 
 # --- the platform's figures, for the digital-economy index ----------------------------------------
-
-
-async def _values(kv: KeyValue) -> AsyncIterator[tuple[str, bytes]]:
-    """Every live (key, value) of a bucket, read once."""
-    for key, value in (await kv_items(kv)).items():
-        yield key, value
 
 
 def _enum_name(descriptor: Any, value: int, prefix: str) -> str:
@@ -299,7 +293,7 @@ class PlatformFigures:
             return []
         found: list[T] = []
         skipped = 0
-        async for _, value in _values(kv):
+        for value in (await kv_items(kv)).values():
             record = parse(value)
             if record is None:
                 skipped += 1
